@@ -1,0 +1,43 @@
+{
+  # Core sources come from native/sources.json, the list CMakeLists.txt reads too.
+  # Baseline code is compiled for x86-64-v2; each ISA variant is its own static library with
+  # its own flags, selected at load time by native/core/dispatch.cpp (cpuid + xgetbv).
+  "variables": {
+    "attnode_avx512%": "<!(node scripts/probe-avx512.cjs)",
+    "attnode_common_cflags": ["-O3", "-fPIC", "-fopenmp", "-fno-math-errno", "-ffp-contract=fast", "-Wall", "-Wno-unused-function"]
+  },
+  "targets": [
+    {
+      "target_name": "attnode_avx2",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/sources.cjs avx2)"],
+      "include_dirs": ["native"],
+      "cflags_cc": ["-std=c++17", "<@(attnode_common_cflags)", "-march=x86-64-v2", "-mavx2", "-mfma"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"]
+    },
+    {
+      "target_name": "attnode_avx512",
+      "type": "static_library",
+      "conditions": [
+        ["attnode_avx512==1", {
+          "sources": ["<!@(node scripts/sources.cjs avx512)"],
+          "direct_dependent_settings": { "defines": ["ATTNODE_HAVE_AVX512=1"] }
+        }]
+      ],
+      "include_dirs": ["native"],
+      "cflags_cc": ["-std=c++17", "<@(attnode_common_cflags)", "-march=x86-64-v2", "-mavx2", "-mfma",
+                    "-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mprefer-vector-width=512"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"]
+    },
+    {
+      "target_name": "attnode",
+      "dependencies": ["attnode_avx2", "attnode_avx512"],
+      "sources": ["<!@(node scripts/sources.cjs core)", "<!@(node scripts/sources.cjs binding)"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "<@(attnode_common_cflags)", "-march=x86-64-v2"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "ldflags": ["-fopenmp", "-Wl,--exclude-libs,ALL"]
+    }
+  ]
+}

@@ -1,0 +1,277 @@
+// N-API entry points of the attention kernels: argument checks, typed arrays -> raw views, and
+// sync + AsyncWorker forms. The math lives in native/core.
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "binding/args.h"
+#include "binding/kernel_worker.h"
+#include "core/attention.h"
+
+namespace attnode::binding {
+
+namespace {
+
+constexpr int64_t kMaxDim = int64_t(1) << 31;
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+
+// Everything one kernel call needs, with references that keep its arrays alive until it ends.
+struct AttnCall {
+  AttnShape s;
+  AttnMasks m;
+  AttnParams p;
+  const float *q = nullptr, *k = nullptr, *v = nullptr, *out_in = nullptr, *lse_in = nullptr, *dout = nullptr;
+  float *out = nullptr, *lse = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  Keepalive keep;
+  Napi::ObjectReference result;
+};
+
+int64_t checked_product(const ArgContext& c, std::initializer_list<int64_t> dims, const char* what) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d != 0 && n > kMaxElements / d) c.range_error("shape", std::string("is too large: ") + what + " exceeds 2^40 elements");
+    n *= d;
+  }
+  return n;
+}
+
+AttnShape parse_shape(const ArgContext& c, const Napi::Value& v) {
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
+    c.type_error("shape", "must be an object { batch, heads, kvHeads?, qLen, kvLen, headDim }, got " + describe(v));
+  Napi::Object o = v.As<Napi::Object>();
+  AttnShape s;
+  s.B = get_int(c, o, "batch", "shape.batch", 1, kMaxDim, 0);
+  s.H = get_int(c, o, "heads", "shape.heads", 1, kMaxDim, 0);
+  s.Hkv = get_int(c, o, "kvHeads", "shape.kvHeads", 1, kMaxDim, s.H);
+  s.Tq = get_int(c, o, "qLen", "shape.qLen", 1, kMaxDim, 0);
+  s.Tk = get_int(c, o, "kvLen", "shape.kvLen", 1, kMaxDim, 0);
+  s.D = get_int(c, o, "headDim", "shape.headDim", 1, 4096, 0);
+  if (s.H % s.Hkv != 0)
+    c.range_error("shape.kvHeads", "must divide shape.heads (" + std::to_string(s.H) + "), got " + std::to_string(s.Hkv));
+  checked_product(c, {s.B, s.Tq, s.H, s.D}, "batch*qLen*heads*headDim");
+  checked_product(c, {s.B, s.Tk, s.Hkv, s.D}, "batch*kvLen*kvHeads*headDim");
+  checked_product(c, {s.B, s.H, s.Tq, s.Tk}, "batch*heads*qLen*kvLen");
+  return s;
+}
+
+// A static mask or bias: { data, batch: 1|B, heads: 1|H } laid out [batch, heads, Tq, Tk].
+template <typename ArrayT>
+ArrayT parse_broadcast(const ArgContext& c, const Napi::Value& v, const std::string& name, const AttnShape& s,
+                       int64_t& batch, int64_t& heads, bool is_mask) {
+  if (!v.IsObject() || v.IsTypedArray() || v.IsArray())
+    c.type_error(name, "must be an object { data, batch: 1|" + std::to_string(s.B) + ", heads: 1|" + std::to_string(s.H) + " }, got " + describe(v));
+  Napi::Object o = v.As<Napi::Object>();
+  batch = get_int(c, o, "batch", name + ".batch", 1, s.B, 1);
+  heads = get_int(c, o, "heads", name + ".heads", 1, s.H, 1);
+  if (batch != 1 && batch != s.B) c.range_error(name + ".batch", "must be 1 or " + std::to_string(s.B) + ", got " + std::to_string(batch));
+  if (heads != 1 && heads != s.H) c.range_error(name + ".heads", "must be 1 or " + std::to_string(s.H) + ", got " + std::to_string(heads));
+  const int64_t len = batch * heads * s.Tq * s.Tk;
+  const std::string expr = name + ".batch*" + name + ".heads*qLen*kvLen";
+  if constexpr (std::is_same_v<ArrayT, Napi::Uint8Array>) {
+    (void)is_mask;
+    auto a = expect_u8(c, o.Get("data"), name + ".data", len, expr);
+    check_range_u8(c, a, name + ".data", 0, 1);
+    return a;
+  } else {
+    auto a = expect_f32(c, o.Get("data"), name + ".data", len, expr, false);
+    check_finite(c, a.Data(), a.ElementLength(), name + ".data", true);
+    return a;
+  }
+}
+
+uint64_t parse_seed(const ArgContext& c, const Napi::Value& v) {
+  if (v.IsUndefined()) return 0;
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    const uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) c.range_error("opts.seed", "must be a bigint in [0, 2^64)");
+    return x;
+  }
+  if (!v.IsNumber()) c.type_error("opts.seed", "must be a non-negative integer or bigint, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || d < 0 || d > 9007199254740991.0)
+    c.range_error("opts.seed", "must be a non-negative safe integer, got " + v.ToString().Utf8Value());
+  return static_cast<uint64_t>(d);
+}
+
+void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call) {
+  const AttnShape& s = call.s;
+  call.p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.D)));
+  if (v.IsUndefined()) return;
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) c.type_error("opts", "must be an object, got " + describe(v));
+  Napi::Object o = v.As<Napi::Object>();
+
+  Napi::Value causal = o.Get("causal");
+  if (!causal.IsUndefined()) {
+    if (!causal.IsBoolean()) c.type_error("opts.causal", "must be a boolean, got " + describe(causal));
+    call.m.causal = causal.As<Napi::Boolean>().Value();
+  }
+  Napi::Value kl = o.Get("keyLengths");
+  if (!kl.IsUndefined()) {
+    auto a = expect_i32(c, kl, "opts.keyLengths", s.B, "batch");
+    check_range_i32(c, a, "opts.keyLengths", 0, s.Tk);
+    call.m.key_lengths = a.Data();
+    call.keep.add(a);
+  }
+  Napi::Value ql = o.Get("queryLengths");
+  if (!ql.IsUndefined()) {
+    auto a = expect_i32(c, ql, "opts.queryLengths", s.B, "batch");
+    check_range_i32(c, a, "opts.queryLengths", 0, s.Tq);
+    call.m.query_lengths = a.Data();
+    call.keep.add(a);
+  }
+  Napi::Value km = o.Get("keyMask");
+  if (!km.IsUndefined()) {
+    auto a = expect_u8(c, km, "opts.keyMask", s.B * s.Tk, "batch*kvLen");
+    check_range_u8(c, a, "opts.keyMask", 0, 1);
+    call.m.key_mask = a.Data();
+    call.keep.add(a);
+  }
+  Napi::Value mask = o.Get("mask");
+  if (!mask.IsUndefined()) {
+    auto a = parse_broadcast<Napi::Uint8Array>(c, mask, "opts.mask", s, call.m.mask_batch, call.m.mask_heads, true);
+    call.m.mask = a.Data();
+    call.keep.add(a);
+  }
+  Napi::Value bias = o.Get("bias");
+  if (!bias.IsUndefined()) {
+    auto a = parse_broadcast<Napi::Float32Array>(c, bias, "opts.bias", s, call.m.bias_batch, call.m.bias_heads, false);
+    call.m.bias = a.Data();
+    call.keep.add(a);
+  }
+  Napi::Value scale = o.Get("scale");
+  if (!scale.IsUndefined()) {
+    if (!scale.IsNumber()) c.type_error("opts.scale", "must be a number, got " + describe(scale));
+    const double d = scale.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d < 0 || d > 3.4e38) c.range_error("opts.scale", "must be a finite number >= 0, got " + scale.ToString().Utf8Value());
+    call.p.scale = static_cast<float>(d);
+  }
+  Napi::Value dropout = o.Get("dropout");
+  if (!dropout.IsUndefined()) {
+    if (!dropout.IsNumber()) c.type_error("opts.dropout", "must be a number, got " + describe(dropout));
+    const double d = dropout.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d < 1)) c.range_error("opts.dropout", "must be in [0, 1), got " + dropout.ToString().Utf8Value());
+    call.p.dropout = static_cast<float>(d);
+    if (call.p.dropout >= 1.f) call.p.dropout = 0.99999994f;  // a double just below 1 rounds up in float
+  }
+  call.p.seed = parse_seed(c, o.Get("seed"));
+}
+
+struct Span {
+  const void* lo;
+  const void* hi;
+  std::string name;
+};
+Span span_of(const Napi::TypedArray& a, const std::string& name) {
+  const char* base = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  return {base, base + a.ByteLength(), name};
+}
+
+// An output buffer: the caller's (opts.into.<name>, checked and kept) or a new one.
+float* output(const ArgContext& c, AttnCall& call, const Napi::Value& into, const char* name, int64_t len,
+              const std::string& expr, Napi::Object& result, std::vector<Span>& inputs) {
+  Napi::Float32Array a;
+  Napi::Value given = into.IsObject() ? into.As<Napi::Object>().Get(name) : c.env.Undefined();
+  if (given.IsUndefined()) {
+    a = Napi::Float32Array::New(c.env, static_cast<size_t>(len));
+  } else {
+    a = expect_f32(c, given, std::string("opts.into.") + name, len, expr, false);
+    const Span mine = span_of(a, std::string("opts.into.") + name);
+    for (const Span& other : inputs)
+      if (mine.lo < other.hi && other.lo < mine.hi && a.ByteLength() > 0)
+        c.range_error(mine.name, "must not overlap " + other.name);
+    inputs.push_back(mine);
+  }
+  result.Set(name, a);
+  return a.Data();
+}
+
+void parse_call(const ArgContext& c, const Napi::CallbackInfo& info, bool backward, AttnCall& call) {
+  const size_t nin = backward ? 6 : 3;
+  call.s = parse_shape(c, info[nin]);
+  const AttnShape& s = call.s;
+  const int64_t nq = s.B * s.Tq * s.H * s.D, nkv = s.B * s.Tk * s.Hkv * s.D, nl = s.B * s.H * s.Tq;
+  std::vector<Span> spans;
+  auto q = expect_f32(c, info[0], "q", nq, "batch*qLen*heads*headDim", true);
+  auto k = expect_f32(c, info[1], "k", nkv, "batch*kvLen*kvHeads*headDim", true);
+  auto v = expect_f32(c, info[2], "v", nkv, "batch*kvLen*kvHeads*headDim", true);
+  call.q = q.Data(); call.k = k.Data(); call.v = v.Data();
+  call.keep.add(q); call.keep.add(k); call.keep.add(v);
+  spans.push_back(span_of(q, "q")); spans.push_back(span_of(k, "k")); spans.push_back(span_of(v, "v"));
+  if (backward) {
+    auto o = expect_f32(c, info[3], "out", nq, "batch*qLen*heads*headDim", true);
+    auto l = expect_f32(c, info[4], "lse", nl, "batch*heads*qLen", false);
+    check_finite(c, l.Data(), l.ElementLength(), "lse", true);
+    auto d = expect_f32(c, info[5], "dout", nq, "batch*qLen*heads*headDim", true);
+    call.out_in = o.Data(); call.lse_in = l.Data(); call.dout = d.Data();
+    call.keep.add(o); call.keep.add(l); call.keep.add(d);
+    spans.push_back(span_of(o, "out")); spans.push_back(span_of(l, "lse")); spans.push_back(span_of(d, "dout"));
+  }
+  Napi::Value opts = info[nin + 1];
+  parse_opts(c, opts, call);
+  Napi::Value into = opts.IsObject() ? opts.As<Napi::Object>().Get("into") : c.env.Undefined();
+  if (!into.IsUndefined() && (!into.IsObject() || into.IsTypedArray() || into.IsArray()))
+    c.type_error("opts.into", "must be an object of output Float32Arrays, got " + describe(into));
+  Napi::Object result = Napi::Object::New(c.env);
+  if (!backward) {
+    call.out = output(c, call, into, "out", nq, "batch*qLen*heads*headDim", result, spans);
+    call.lse = output(c, call, into, "lse", nl, "batch*heads*qLen", result, spans);
+  } else {
+    call.dq = output(c, call, into, "dq", nq, "batch*qLen*heads*headDim", result, spans);
+    call.dk = output(c, call, into, "dk", nkv, "batch*kvLen*kvHeads*headDim", result, spans);
+    call.dv = output(c, call, into, "dv", nkv, "batch*kvLen*kvHeads*headDim", result, spans);
+  }
+  call.result = Napi::Persistent(result);
+}
+
+void run(const AttnCall& c, bool backward) {
+  if (!backward)
+    attention_forward(c.s, c.m, c.p, c.q, c.k, c.v, c.out, c.lse);
+  else
+    attention_backward(c.s, c.m, c.p, c.q, c.k, c.v, c.out_in, c.lse_in, c.dout, c.dq, c.dk, c.dv);
+}
+
+template <bool Backward, bool Async>
+Napi::Value entry(const Napi::CallbackInfo& info) {
+  const char* fn = Backward ? (Async ? "attentionBackwardAsync" : "attentionBackward")
+                            : (Async ? "attentionForwardAsync" : "attentionForward");
+  ArgContext c{info.Env(), fn};
+  auto call = std::make_shared<AttnCall>();
+  parse_call(c, info, Backward, *call);
+  if (!Async) {
+    run(*call, Backward);
+    return call->result.Value();
+  }
+  return KernelWorker::Start(info.Env(), fn, [call] { run(*call, Backward); },
+                             [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
+}
+
+Napi::Value dropout_keep(const Napi::CallbackInfo& info) {
+  ArgContext c{info.Env(), "dropoutKeep"};
+  const uint64_t seed = parse_seed(c, info[0]);
+  double idx[4];
+  const char* names[4] = {"b", "h", "i", "j"};
+  for (int x = 0; x < 4; ++x) {
+    if (!info[x + 1].IsNumber()) c.type_error(names[x], "must be an integer");
+    idx[x] = info[x + 1].As<Napi::Number>().DoubleValue();
+  }
+  if (!info[5].IsNumber()) c.type_error("p", "must be a number");
+  const float p = static_cast<float>(info[5].As<Napi::Number>().DoubleValue());
+  return Napi::Boolean::New(info.Env(), attention_dropout_keep(seed, int64_t(idx[0]), int64_t(idx[1]), int64_t(idx[2]), int64_t(idx[3]), p));
+}
+
+}  // namespace
+
+void register_attention(Napi::Env env, Napi::Object exports) {
+  exports.Set("attentionForward", Napi::Function::New(env, entry<false, false>));
+  exports.Set("attentionBackward", Napi::Function::New(env, entry<true, false>));
+  exports.Set("attentionForwardAsync", Napi::Function::New(env, entry<false, true>));
+  exports.Set("attentionBackwardAsync", Napi::Function::New(env, entry<true, true>));
+  exports.Set("dropoutKeep", Napi::Function::New(env, dropout_keep));
+}
+
+}  // namespace attnode::binding

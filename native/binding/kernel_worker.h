@@ -1,0 +1,59 @@
+// Runs one kernel call on a libuv worker thread and settles a Promise on the main thread.
+// The closures own everything the call touches (its arrays are held by references inside them),
+// and they are destroyed on the main thread with the worker.
+#pragma once
+#include <napi.h>
+
+#include <exception>
+#include <functional>
+#include <new>
+#include <utility>
+#include <vector>
+
+namespace attnode::binding {
+
+// References that keep JS values (input and output arrays) alive while native code uses them.
+class Keepalive {
+ public:
+  void add(const Napi::Value& v) { refs_.push_back(Napi::Persistent(v)); }
+
+ private:
+  std::vector<Napi::Reference<Napi::Value>> refs_;
+};
+
+class KernelWorker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+
+  static Napi::Value Start(Napi::Env env, const char* name, Work work, Done done) {
+    auto* w = new KernelWorker(env, name, std::move(work), std::move(done));
+    Napi::Promise p = w->deferred_.Promise();
+    w->Napi::AsyncWorker::Queue();
+    return p;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (const std::bad_alloc&) {
+      SetError("out of memory");
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(done_(Env())); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  KernelWorker(Napi::Env env, const char* name, Work work, Done done)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)), done_(std::move(done)) {}
+
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Done done_;
+};
+
+}  // namespace attnode::binding

@@ -1,0 +1,42 @@
+// The attention kernel contract (../shared/DESIGN.md, "The attention kernel contract").
+// Plain C++17, no Node headers. Arguments are assumed valid here: native/binding checks them.
+#pragma once
+#include <cstdint>
+
+namespace attnode {
+
+// q: [B, Tq, H, D]; k, v: [B, Tk, Hkv, D]; out: [B, Tq, H, D]; lse: [B, H, Tq].
+struct AttnShape {
+  int64_t B = 0, H = 0, Hkv = 0, Tq = 0, Tk = 0, D = 0;
+};
+
+// Every constraint that is set must hold for key j to be attended by query i.
+struct AttnMasks {
+  bool causal = false;                    // j <= i + (Tk - Tq)
+  const int32_t* key_lengths = nullptr;   // [B]: j < key_lengths[b]
+  const uint8_t* key_mask = nullptr;      // [B * Tk]: key_mask[b*Tk + j] != 0
+  const int32_t* query_lengths = nullptr; // [B]: rows i >= query_lengths[b] are padding
+  const uint8_t* mask = nullptr;          // [mask_batch, mask_heads, Tq, Tk], 1 = may attend
+  int64_t mask_batch = 1, mask_heads = 1; // 1 or B; 1 or H (broadcast)
+  const float* bias = nullptr;            // [bias_batch, bias_heads, Tq, Tk], added to scaled scores
+  int64_t bias_batch = 1, bias_heads = 1;
+};
+
+struct AttnParams {
+  float scale = 0.f;    // the caller resolves the 1/sqrt(D) default
+  float dropout = 0.f;  // in [0, 1)
+  uint64_t seed = 0;
+};
+
+// Dropout keep/drop of (b, h, i, j): a counter-based hash keyed by the seed, so forward and
+// backward agree and nothing depends on threads or tiles. Exposed for tests.
+bool attention_dropout_keep(uint64_t seed, int64_t b, int64_t h, int64_t i, int64_t j, float p);
+
+void attention_forward(const AttnShape& s, const AttnMasks& m, const AttnParams& p,
+                       const float* q, const float* k, const float* v, float* out, float* lse);
+
+void attention_backward(const AttnShape& s, const AttnMasks& m, const AttnParams& p,
+                        const float* q, const float* k, const float* v, const float* out,
+                        const float* lse, const float* dout, float* dq, float* dk, float* dv);
+
+}  // namespace attnode

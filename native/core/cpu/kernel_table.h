@@ -1,0 +1,23 @@
+// The op table (ggml style): one entry per op, one table per ISA variant. dispatch.cpp picks a
+// table once at load time; tests can switch tables to compare every variant with the portable one.
+#pragma once
+#include "core/attention.h"
+
+namespace attnode {
+
+struct KernelTable {
+  const char* name;
+  void (*attention_forward)(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
+                            const float* k, const float* v, float* out, float* lse);
+  void (*attention_backward)(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
+                             const float* k, const float* v, const float* out, const float* lse,
+                             const float* dout, float* dq, float* dk, float* dv);
+};
+
+namespace portable { const KernelTable& kernel_table(); }
+namespace avx2 { const KernelTable& kernel_table(); }
+#if ATTNODE_HAVE_AVX512
+namespace avx512 { const KernelTable& kernel_table(); }
+#endif
+
+}  // namespace attnode
