@@ -1,0 +1,9 @@
+// attnode: masked multi-head attention and encoder-decoder Transformers for Node.js.
+export { kernels } from './kernels.js';
+export type {
+  AttentionShape, AttentionOptions, AttentionForwardOptions, AttentionBackwardOptions,
+  AttentionForwardResult, AttentionBackwardResult, Broadcast,
+} from './kernels.js';
+export { cpuInfo, setNumThreads, getNumThreads, setIsa } from './runtime.js';
+export type { CpuInfo, Isa } from './native.js';
+export { AttnodeLoadError, AttnodeIsaError } from './errors.js';

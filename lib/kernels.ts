@@ -1,0 +1,121 @@
+// The typed kernel surface (DESIGN.md, "Kernel surface in TypeScript"). Arguments are checked in
+// the addon (shape, types, lengths, ranges); this layer adds the check for misspelled options.
+import { native } from './native.js';
+
+/** Sizes of one attention call: q [batch, qLen, heads, headDim]; k, v [batch, kvLen, kvHeads, headDim]. */
+export interface AttentionShape {
+  batch: number;
+  heads: number;
+  /** Key/value heads (grouped-query attention); must divide `heads`. Default: `heads`. */
+  kvHeads?: number;
+  qLen: number;
+  kvLen: number;
+  headDim: number;
+}
+
+/** An explicit ("static") mask or bias laid out [batch, heads, qLen, kvLen], broadcast over 1-sized dims. */
+export interface Broadcast<T extends Uint8Array | Float32Array> {
+  data: T;
+  /** 1 (shared by every batch entry) or the batch size. Default 1. */
+  batch?: number;
+  /** 1 (shared by every head) or the number of heads. Default 1. */
+  heads?: number;
+}
+
+export interface AttentionOptions {
+  /** Key j is visible to query i only if j <= i + (kvLen - qLen) (bottom-right aligned). */
+  causal?: boolean;
+  /** [batch]: keys j >= keyLengths[b] are padding. */
+  keyLengths?: Int32Array;
+  /** [batch * kvLen]: 1 = key may be attended, 0 = blocked (padding with holes). */
+  keyMask?: Uint8Array;
+  /** [batch]: query rows i >= queryLengths[b] are padding (out 0, lse -Infinity, zero gradient). */
+  queryLengths?: Int32Array;
+  /** Static mask: 1 = may attend, 0 = blocked. */
+  mask?: Broadcast<Uint8Array>;
+  /** Added to the scaled scores; -Infinity blocks. */
+  bias?: Broadcast<Float32Array>;
+  /** Score scale; default 1/sqrt(headDim). */
+  scale?: number;
+  /** Attention-probability dropout in [0, 1). */
+  dropout?: number;
+  /** Dropout seed: the keep/drop of (b, h, i, j) depends only on it. */
+  seed?: number | bigint;
+}
+
+export interface AttentionForwardOptions extends AttentionOptions {
+  /** Preallocated outputs to write into (reused buffers avoid garbage); must not overlap inputs. */
+  into?: { out?: Float32Array; lse?: Float32Array };
+}
+export interface AttentionBackwardOptions extends AttentionOptions {
+  into?: { dq?: Float32Array; dk?: Float32Array; dv?: Float32Array };
+}
+
+export interface AttentionForwardResult {
+  /** [batch, qLen, heads, headDim] */
+  out: Float32Array;
+  /** [batch, heads, qLen]: natural-log logsumexp of each row's masked scaled scores (-Infinity if none). */
+  lse: Float32Array;
+}
+export interface AttentionBackwardResult {
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
+}
+
+const OPTION_KEYS = new Set(['causal', 'keyLengths', 'keyMask', 'queryLengths', 'mask', 'bias', 'scale', 'dropout', 'seed', 'into']);
+
+function checkOptionKeys(fn: string, opts: unknown): void {
+  if (opts === undefined || opts === null || typeof opts !== 'object') return;  // the addon names the type error
+  for (const key of Object.keys(opts)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new TypeError(`${fn}: opts.${key} is not an option (known: ${[...OPTION_KEYS].join(', ')})`);
+    }
+  }
+}
+
+export function attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, shape: AttentionShape,
+  opts?: AttentionForwardOptions): AttentionForwardResult {
+  checkOptionKeys('attentionForward', opts);
+  return native.attentionForward(q, k, v, shape, opts);
+}
+
+/** Same as attentionForward, computed on a worker thread; inputs must not be modified until it settles. */
+export function attentionForwardAsync(q: Float32Array, k: Float32Array, v: Float32Array, shape: AttentionShape,
+  opts?: AttentionForwardOptions): Promise<AttentionForwardResult> {
+  try {
+    checkOptionKeys('attentionForwardAsync', opts);
+    return native.attentionForwardAsync(q, k, v, shape, opts);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,
+  lse: Float32Array, dout: Float32Array, shape: AttentionShape, opts?: AttentionBackwardOptions): AttentionBackwardResult {
+  checkOptionKeys('attentionBackward', opts);
+  return native.attentionBackward(q, k, v, out, lse, dout, shape, opts);
+}
+
+export function attentionBackwardAsync(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,
+  lse: Float32Array, dout: Float32Array, shape: AttentionShape, opts?: AttentionBackwardOptions): Promise<AttentionBackwardResult> {
+  try {
+    checkOptionKeys('attentionBackwardAsync', opts);
+    return native.attentionBackwardAsync(q, k, v, out, lse, dout, shape, opts);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Whether dropout keeps score (b, h, i, j) for a seed and rate: the kernels' exact decision. */
+export function dropoutKeep(seed: number | bigint, b: number, h: number, i: number, j: number, p: number): boolean {
+  return native.dropoutKeep(seed, b, h, i, j, p);
+}
+
+export const kernels = {
+  attentionForward,
+  attentionForwardAsync,
+  attentionBackward,
+  attentionBackwardAsync,
+  dropoutKeep,
+};
