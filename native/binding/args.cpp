@@ -102,8 +102,10 @@ void check_range_u8(const ArgContext& c, const Napi::Uint8Array& a, const std::s
 
 void check_finite(const ArgContext& c, const float* data, size_t n, const std::string& name, bool allow_neg_inf) {
   // Branch-free scan first (cheap next to the kernels); locate the bad element only on failure.
-  bool bad = false;
-  for (size_t i = 0; i < n; ++i) bad |= !(std::fabs(data[i]) <= 3.4028235e38f);
+  // An all-ones exponent is NaN or +-Infinity; the integer test vectorises.
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(data);
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad |= (bits[i] & 0x7f800000u) == 0x7f800000u;
   if (!bad) return;
   for (size_t i = 0; i < n; ++i) {
     const float x = data[i];
