@@ -166,9 +166,10 @@ struct Span {
   const void* hi;
   std::string name;
 };
-Span span_of(const Napi::TypedArray& a, const std::string& name) {
-  const char* base = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-  return {base, base + a.ByteLength(), name};
+// Data() works for arrays on an ArrayBuffer and on a SharedArrayBuffer alike.
+Span span_of(const Napi::Float32Array& a, const std::string& name) {
+  const char* base = reinterpret_cast<const char*>(a.Data());
+  return {base, base + a.ElementLength() * sizeof(float), name};
 }
 
 // An output buffer: the caller's (opts.into.<name>, checked and kept) or a new one.
@@ -182,7 +183,7 @@ float* output(const ArgContext& c, AttnCall& call, const Napi::Value& into, cons
     a = expect_f32(c, given, std::string("opts.into.") + name, len, expr, false);
     const Span mine = span_of(a, std::string("opts.into.") + name);
     for (const Span& other : inputs)
-      if (mine.lo < other.hi && other.lo < mine.hi && a.ByteLength() > 0)
+      if (mine.lo < other.hi && other.lo < mine.hi && a.ElementLength() > 0)
         c.range_error(mine.name, "must not overlap " + other.name);
     inputs.push_back(mine);
   }

@@ -90,7 +90,8 @@ function rowSoftmax(q: ArrayLike<number>, k: ArrayLike<number>, s: RefShape, o: 
   let sum = 0;
   for (const x of scores) sum += Math.exp(x - m);
   const lse = m + Math.log(sum);
-  const p = scores.map((x) => Math.exp(x - lse));
+  // Normalise by the sum, not exp(x - lse): for scores near -FLT_MAX, m + log(sum) rounds back to m.
+  const p = scores.map((x) => Math.exp(x - m) / sum);
   const z = keys.map((j) => (pDrop > 0 ? (keep(o.seed ?? 0, b, h, i, j, pDrop) ? 1 / (1 - pDrop) : 0) : 1));
   return { keys, p, z, lse };
 }
