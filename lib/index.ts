@@ -4,6 +4,7 @@ export type {
   AttentionShape, AttentionOptions, AttentionForwardOptions, AttentionBackwardOptions,
   AttentionForwardResult, AttentionBackwardResult, Broadcast,
 } from './kernels.js';
+export type * from './opkernels/types.js';
 export { cpuInfo, setNumThreads, getNumThreads, setIsa } from './runtime.js';
 export type { CpuInfo, Isa } from './native.js';
 export { AttnodeLoadError, AttnodeIsaError } from './errors.js';

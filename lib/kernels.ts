@@ -1,6 +1,7 @@
 // The typed kernel surface (DESIGN.md, "Kernel surface in TypeScript"). Arguments are checked in
 // the addon (shape, types, lengths, ranges); this layer adds the check for misspelled options.
 import { native } from './native.js';
+import { opsKernels } from './opkernels/index.js';
 
 /** Sizes of one attention call: q [batch, qLen, heads, headDim]; k, v [batch, kvLen, kvHeads, headDim]. */
 export interface AttentionShape {
@@ -118,4 +119,5 @@ export const kernels = {
   attentionBackward,
   attentionBackwardAsync,
   dropoutKeep,
+  ...opsKernels,  // norms, activations, dropout, embedding, cross-entropy, decoding, optimizer
 };

@@ -2,6 +2,7 @@
 // table once at load time; tests can switch tables to compare every variant with the portable one.
 #pragma once
 #include "core/attention.h"
+#include "core/cpu/ops_table.h"
 
 namespace attnode {
 
@@ -12,6 +13,7 @@ struct KernelTable {
   void (*attention_backward)(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
                              const float* k, const float* v, const float* out, const float* lse,
                              const float* dout, float* dq, float* dk, float* dv);
+  const OpsTable* ops;  // norms, activations, dropout, cross-entropy, optimizer (ops_table.h)
 };
 
 namespace portable { const KernelTable& kernel_table(); }

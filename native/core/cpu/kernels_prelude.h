@@ -11,5 +11,6 @@
 
 #include "core/attention.h"
 #include "core/cpu/dropout_hash.h"
+#include "core/cpu/dropout_element.h"
 #include "core/cpu/kernel_table.h"
 #include "core/threads.h"

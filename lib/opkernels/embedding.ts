@@ -1,0 +1,45 @@
+// Embedding lookup, its scatter-add backward, and the sinusoidal position encoding.
+import { opsNative } from './native.js';
+import { checkOptions } from './options.js';
+import type { OutputOptions } from './elementwise.js';
+
+/** weight is [vocab, dim]. */
+export interface EmbeddingShape {
+  vocab: number;
+  dim: number;
+}
+export interface EmbeddingBackwardOptions extends OutputOptions {
+  /** Tokens with this id add no gradient (PyTorch's padding_idx). */
+  paddingIdx?: number;
+  /** Add into opts.into instead of overwriting it (tied embeddings, gradient accumulation). */
+  accumulate?: boolean;
+}
+export interface PositionEncodingOptions extends OutputOptions {
+  /** Position of row 0 (default 0), e.g. the step of an incremental decoder. */
+  offset?: number;
+  /** Wavelength base (default 10000). */
+  base?: number;
+}
+
+/** y[t] = weight[ids[t]]: [ids.length, dim]. Every id must lie in [0, vocab). */
+export function embeddingForward(ids: Int32Array, weight: Float32Array, shape: EmbeddingShape,
+  opts?: OutputOptions): Float32Array {
+  checkOptions('embeddingForward', opts, ['into']);
+  return opsNative.embeddingForward(ids, weight, shape, opts);
+}
+
+/** dweight [vocab, dim]: the sum of dy rows per id, in token order (deterministic, no atomics). */
+export function embeddingBackward(ids: Int32Array, dy: Float32Array, shape: EmbeddingShape,
+  opts?: EmbeddingBackwardOptions): Float32Array {
+  checkOptions('embeddingBackward', opts, ['paddingIdx', 'accumulate', 'into']);
+  return opsNative.embeddingBackward(ids, dy, shape, opts);
+}
+
+/**
+ * [length, dim]: pe[p, 2i] = sin(pos / base^(2i/dim)), pe[p, 2i+1] = cos(pos / base^(2i/dim)),
+ * pos = offset + p ("Attention Is All You Need", section 3.5).
+ */
+export function positionEncoding(length: number, dim: number, opts?: PositionEncodingOptions): Float32Array {
+  checkOptions('positionEncoding', opts, ['offset', 'base', 'into']);
+  return opsNative.positionEncoding(length, dim, opts);
+}

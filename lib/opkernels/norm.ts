@@ -1,0 +1,69 @@
+// LayerNorm and RMSNorm over the last dimension (x is [rows, dim], dim = gamma.length).
+import { opsNative } from './native.js';
+import { checkOptions } from './options.js';
+
+export interface LayerNormForwardOptions {
+  /** Added to the variance; default 1e-5 (PyTorch's LayerNorm). */
+  eps?: number;
+  /** Preallocated outputs (must not overlap the inputs). */
+  into?: { y?: Float32Array; mean?: Float32Array; rstd?: Float32Array };
+}
+export interface LayerNormForwardResult {
+  /** [rows, dim]: (x - mean) * rstd * gamma + beta */
+  y: Float32Array;
+  /** [rows] */
+  mean: Float32Array;
+  /** [rows]: 1 / sqrt(biased variance + eps) */
+  rstd: Float32Array;
+}
+export interface LayerNormBackwardOptions {
+  into?: { dx?: Float32Array; dgamma?: Float32Array; dbeta?: Float32Array };
+}
+export interface LayerNormBackwardResult {
+  dx: Float32Array;
+  /** Overwritten, not accumulated. */
+  dgamma: Float32Array;
+  dbeta: Float32Array;
+}
+export interface RmsNormForwardOptions {
+  /** Added to mean(x^2); default 1e-6. */
+  eps?: number;
+  into?: { y?: Float32Array; rstd?: Float32Array };
+}
+export interface RmsNormForwardResult {
+  /** [rows, dim]: x * rstd * gamma */
+  y: Float32Array;
+  /** [rows]: 1 / sqrt(mean(x^2) + eps) */
+  rstd: Float32Array;
+}
+export interface RmsNormBackwardOptions {
+  into?: { dx?: Float32Array; dgamma?: Float32Array };
+}
+export interface RmsNormBackwardResult {
+  dx: Float32Array;
+  dgamma: Float32Array;
+}
+
+export function layerNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array,
+  opts?: LayerNormForwardOptions): LayerNormForwardResult {
+  checkOptions('layerNormForward', opts, ['eps', 'into'], ['y', 'mean', 'rstd']);
+  return opsNative.layerNormForward(x, gamma, beta, opts);
+}
+
+/** Gradients from the forward's saved mean and rstd. */
+export function layerNormBackward(x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array,
+  dy: Float32Array, opts?: LayerNormBackwardOptions): LayerNormBackwardResult {
+  checkOptions('layerNormBackward', opts, ['into'], ['dx', 'dgamma', 'dbeta']);
+  return opsNative.layerNormBackward(x, gamma, mean, rstd, dy, opts);
+}
+
+export function rmsNormForward(x: Float32Array, gamma: Float32Array, opts?: RmsNormForwardOptions): RmsNormForwardResult {
+  checkOptions('rmsNormForward', opts, ['eps', 'into'], ['y', 'rstd']);
+  return opsNative.rmsNormForward(x, gamma, opts);
+}
+
+export function rmsNormBackward(x: Float32Array, gamma: Float32Array, rstd: Float32Array, dy: Float32Array,
+  opts?: RmsNormBackwardOptions): RmsNormBackwardResult {
+  checkOptions('rmsNormBackward', opts, ['into'], ['dx', 'dgamma']);
+  return opsNative.rmsNormBackward(x, gamma, rstd, dy, opts);
+}

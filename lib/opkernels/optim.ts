@@ -1,0 +1,65 @@
+// Fused Adam/AdamW steps (in place on params, m, v), the global gradient norm and clipping by it.
+import { opsNative } from './native.js';
+import { asPromise, checkOptions } from './options.js';
+
+export interface AdamOptions {
+  /** 1-based step count (bias correction); required. */
+  step: number;
+  /** Default 1e-3. */
+  lr?: number;
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.999. */
+  beta2?: number;
+  /** Default 1e-8. */
+  eps?: number;
+  /** Adam: L2 term added to the gradient (default 0). AdamW: decoupled decay p -= lr * wd * p (default 0.01). */
+  weightDecay?: number;
+  /** Multiplies the gradient first (fuses clipping or loss-scale removal); default 1. */
+  gradScale?: number;
+}
+export interface ClipResult {
+  /** The global norm before clipping (Infinity or NaN if a gradient is not finite). */
+  norm: number;
+  /** The factor applied: min(1, maxNorm / (norm + eps)); 1 when the norm is not finite (nothing is scaled). */
+  scale: number;
+}
+
+const ADAM_KEYS = ['step', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradScale'];
+
+/** PyTorch's Adam step, in place on params, m and v (all of grads.length). */
+export function adamStep(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, opts: AdamOptions): void {
+  checkOptions('adamStep', opts, ADAM_KEYS);
+  opsNative.adamStep(params, grads, m, v, opts);
+}
+/** PyTorch's AdamW step (decoupled weight decay), in place. */
+export function adamwStep(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, opts: AdamOptions): void {
+  checkOptions('adamwStep', opts, ADAM_KEYS);
+  opsNative.adamwStep(params, grads, m, v, opts);
+}
+/** adamStep on a worker thread; the arrays must not be touched until it settles. */
+export function adamStepAsync(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array,
+  opts: AdamOptions): Promise<void> {
+  return asPromise(() => {
+    checkOptions('adamStepAsync', opts, ADAM_KEYS);
+    return opsNative.adamStepAsync(params, grads, m, v, opts);
+  });
+}
+export function adamwStepAsync(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array,
+  opts: AdamOptions): Promise<void> {
+  return asPromise(() => {
+    checkOptions('adamwStepAsync', opts, ADAM_KEYS);
+    return opsNative.adamwStepAsync(params, grads, m, v, opts);
+  });
+}
+
+/** sqrt of the sum of squares of every element of every array (accumulated in double). */
+export function gradNorm(arrays: readonly Float32Array[]): number {
+  return opsNative.gradNorm(arrays);
+}
+
+/** Scales every array in place so that their global norm is at most maxNorm (PyTorch's clip_grad_norm_). */
+export function clipGradNorm(arrays: readonly Float32Array[], maxNorm: number, opts?: { eps?: number }): ClipResult {
+  checkOptions('clipGradNorm', opts, ['eps']);
+  return opsNative.clipGradNorm(arrays, maxNorm, opts);
+}

@@ -1,0 +1,105 @@
+// N-API entry points of the embedding lookup, its scatter-add backward and the sinusoidal
+// position encoding. Ids are checked here (outside the vocabulary -> RangeError naming the id).
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "binding/ops_args.h"
+#include "core/ops.h"
+
+namespace attnode::binding {
+
+namespace {
+
+constexpr int64_t kMaxDim = int64_t(1) << 31;
+constexpr int64_t kNoPadding = INT64_MIN;  // no int32 id equals it
+
+struct EmbShape {
+  int64_t vocab, dim;
+};
+
+EmbShape shape_of(const ArgContext& c, const Napi::Value& v) {
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
+    c.type_error("shape", "must be an object { vocab, dim }, got " + describe(v));
+  Napi::Object o = v.As<Napi::Object>();
+  return {get_int(c, o, "vocab", "shape.vocab", 1, kMaxDim, 0), get_int(c, o, "dim", "shape.dim", 1, kMaxDim, 0)};
+}
+
+void check_ids(const ArgContext& c, const Napi::Int32Array& ids, int64_t vocab, int64_t padding_idx) {
+  const int32_t* d = ids.Data();
+  for (size_t i = 0; i < ids.ElementLength(); ++i)
+    if ((d[i] < 0 || d[i] >= vocab) && d[i] != padding_idx)
+      c.range_error("ids[" + std::to_string(i) + "]", "must be a token id in [0, " + std::to_string(vocab) +
+                                                         ") (shape.vocab), got " + std::to_string(d[i]));
+}
+
+// embeddingForward(ids, weight, { vocab, dim }, opts?) -> y [ids.length, dim]
+Napi::Value embedding_forward_js(const Napi::CallbackInfo& info) {
+  ArgContext c{info.Env(), "embeddingForward"};
+  OpArrays arr(c);
+  auto ids = arr.in_i32(info[0], "ids");
+  auto weight = arr.in_f32(info[1], "weight");
+  const EmbShape s = shape_of(c, info[2]);
+  if (s.vocab * s.dim > kMaxOpElements) c.range_error("shape", "is too large: vocab*dim exceeds 2^40");
+  check_len(c, weight, "weight", s.vocab * s.dim, "shape.vocab*shape.dim");
+  const int64_t n = static_cast<int64_t>(ids.ElementLength());
+  if (n * s.dim > kMaxOpElements) c.range_error("ids", "is too long: ids.length*dim exceeds 2^40");
+  check_ids(c, ids, s.vocab, kNoPadding);
+  Napi::Object o = options(c, info[3]);
+  auto y = arr.out_f32(into_single(o), "opts.into", n * s.dim, "ids.length*shape.dim");
+  embedding_forward(n, s.dim, ids.Data(), weight.Data(), y.Data());
+  return y;
+}
+
+// embeddingBackward(ids, dy, { vocab, dim }, opts?) -> dweight [vocab, dim]
+// opts: paddingIdx (its tokens give no gradient; may also lie outside the vocabulary, e.g. -1),
+// accumulate (add into opts.into instead of overwriting), into.
+Napi::Value embedding_backward_js(const Napi::CallbackInfo& info) {
+  ArgContext c{info.Env(), "embeddingBackward"};
+  OpArrays arr(c);
+  auto ids = arr.in_i32(info[0], "ids");
+  auto dy = arr.in_f32(info[1], "dy");
+  const EmbShape s = shape_of(c, info[2]);
+  if (s.vocab * s.dim > kMaxOpElements) c.range_error("shape", "is too large: vocab*dim exceeds 2^40");
+  const int64_t n = static_cast<int64_t>(ids.ElementLength());
+  if (n * s.dim > kMaxOpElements) c.range_error("ids", "is too long: ids.length*dim exceeds 2^40");
+  check_len(c, dy, "dy", n * s.dim, "ids.length*shape.dim");
+  Napi::Object o = options(c, info[3]);
+  int64_t padding_idx = kNoPadding;
+  if (!o.Get("paddingIdx").IsUndefined())
+    padding_idx = int_arg(c, o.Get("paddingIdx"), "opts.paddingIdx", -(int64_t(1) << 31), s.vocab - 1);
+  const bool accumulate = opt_bool(c, o, "accumulate", false);
+  if (accumulate && into_single(o).IsUndefined())
+    c.type_error("opts.into", "must be the Float32Array to add into when opts.accumulate is true");
+  check_ids(c, ids, s.vocab, padding_idx);
+  auto dw = arr.out_f32(into_single(o), "opts.into", s.vocab * s.dim, "shape.vocab*shape.dim");
+  embedding_backward(n, s.dim, s.vocab, ids.Data(), dy.Data(), padding_idx, accumulate, dw.Data());
+  return dw;
+}
+
+// positionEncoding(length, dim, opts?) -> pe [length, dim]; opts: offset, base, into.
+Napi::Value position_encoding_js(const Napi::CallbackInfo& info) {
+  ArgContext c{info.Env(), "positionEncoding"};
+  const int64_t length = int_arg(c, info[0], "length", 0, kMaxDim);
+  const int64_t dim = int_arg(c, info[1], "dim", 1, kMaxDim);
+  if (length * dim > kMaxOpElements) c.range_error("length", "is too large: length*dim exceeds 2^40");
+  Napi::Object o = options(c, info[2]);
+  int64_t offset = 0;
+  if (!o.Get("offset").IsUndefined()) offset = int_arg(c, o.Get("offset"), "opts.offset", 0, int64_t(1) << 40);
+  const double base = opt_number(c, o, "base", 10000.0, 1.0 + 1e-9, 1e30);
+  OpArrays arr(c);
+  auto pe = arr.out_f32(into_single(o), "opts.into", length * dim, "length*dim");
+  sinusoidal_position_encoding(length, dim, offset, base, pe.Data());
+  return pe;
+}
+
+}  // namespace
+
+void register_embedding(Napi::Env env, Napi::Object exports) {
+  exports.Set("embeddingForward", Napi::Function::New(env, embedding_forward_js));
+  exports.Set("embeddingBackward", Napi::Function::New(env, embedding_backward_js));
+  exports.Set("positionEncoding", Napi::Function::New(env, position_encoding_js));
+}
+
+}  // namespace attnode::binding

@@ -1,0 +1,138 @@
+// N-API entry points of the fused Adam/AdamW step (sync and async), the global gradient norm and
+// clipping by it. The arrays updated in place must not overlap each other or the gradients.
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "binding/ops_args.h"
+#include "core/ops.h"
+
+namespace attnode::binding {
+
+namespace {
+
+struct AdamCall {
+  explicit AdamCall(const ArgContext& c) : arrays(c) {}
+  OpArrays arrays;
+  int64_t n = 0;
+  AdamParams p;
+  float *params = nullptr, *m = nullptr, *v = nullptr;
+  const float* grads = nullptr;
+};
+
+// adamStep / adamwStep(params, grads, m, v, opts): opts.step (1-based) is required.
+std::shared_ptr<AdamCall> parse_adam(const ArgContext& c, const Napi::CallbackInfo& info, bool decoupled) {
+  auto call = std::make_shared<AdamCall>(c);
+  OpArrays& arr = call->arrays;
+  auto grads = arr.in_f32(info[1], "grads");
+  const int64_t n = static_cast<int64_t>(grads.ElementLength());
+  auto params = arr.inout_f32(info[0], "params", n, "grads.length");
+  auto m = arr.inout_f32(info[2], "m", n, "grads.length");
+  auto v = arr.inout_f32(info[3], "v", n, "grads.length");
+  if (info[4].IsUndefined()) c.type_error("opts", "is required: { lr?, beta1?, beta2?, eps?, weightDecay?, step, gradScale? }");
+  Napi::Object o = options(c, info[4]);
+  AdamParams& p = call->p;
+  p.decoupled = decoupled;
+  p.lr = opt_number(c, o, "lr", 1e-3, 0.0, 1e30);
+  p.beta1 = opt_number(c, o, "beta1", 0.9, 0.0, 1.0);
+  p.beta2 = opt_number(c, o, "beta2", 0.999, 0.0, 1.0);
+  if (p.beta1 >= 1.0) c.range_error("opts.beta1", "must be in [0, 1), got 1");
+  if (p.beta2 >= 1.0) c.range_error("opts.beta2", "must be in [0, 1), got 1");
+  p.eps = opt_number(c, o, "eps", 1e-8, 0.0, 1e30);
+  p.weight_decay = opt_number(c, o, "weightDecay", decoupled ? 1e-2 : 0.0, 0.0, 1e30);
+  p.grad_scale = opt_number(c, o, "gradScale", 1.0, -1e30, 1e30);
+  p.step = get_int(c, o, "step", "opts.step", 1, int64_t(1) << 53, 0);
+  call->n = n;
+  call->params = params.Data();
+  call->grads = grads.Data();
+  call->m = m.Data();
+  call->v = v.Data();
+  return call;
+}
+
+template <bool Decoupled, bool Async>
+Napi::Value adam_js(const Napi::CallbackInfo& info) {
+  const char* fn = Decoupled ? (Async ? "adamwStepAsync" : "adamwStep") : (Async ? "adamStepAsync" : "adamStep");
+  ArgContext c{info.Env(), fn};
+  auto call = parse_adam(c, info, Decoupled);
+  auto work = [call] { adam_step(call->n, call->p, call->params, call->grads, call->m, call->v); };
+  if (!Async) {
+    work();
+    return c.env.Undefined();
+  }
+  return KernelWorker::Start(c.env, fn, work, [call](Napi::Env env) { return env.Undefined(); });
+}
+
+// The arrays of a gradient list: a JS Array of distinct, non-overlapping Float32Arrays.
+void parse_list(const ArgContext& c, const Napi::Value& v, OpArrays& arr, std::vector<const float*>& ptrs,
+                std::vector<int64_t>& lens, std::vector<float*>* mut) {
+  if (!v.IsArray()) c.type_error("arrays", "must be an Array of Float32Arrays, got " + describe(v));
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    const std::string name = "arrays[" + std::to_string(i) + "]";
+    Napi::Value e = a.Get(i);
+    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      c.type_error(name, "must be a Float32Array, got " + describe(e));
+    const int64_t len = static_cast<int64_t>(e.As<Napi::TypedArray>().ElementLength());
+    auto f = arr.inout_f32(e, name, len, name + ".length");
+    ptrs.push_back(f.Data());
+    lens.push_back(len);
+    if (mut) mut->push_back(f.Data());
+  }
+}
+
+// gradNorm(arrays) -> the L2 norm of all their elements together.
+Napi::Value grad_norm_js(const Napi::CallbackInfo& info) {
+  ArgContext c{info.Env(), "gradNorm"};
+  OpArrays arr(c);
+  std::vector<const float*> ptrs;
+  std::vector<int64_t> lens;
+  parse_list(c, info[0], arr, ptrs, lens, nullptr);
+  return Napi::Number::New(c.env, global_grad_norm(static_cast<int>(ptrs.size()), ptrs.data(), lens.data()));
+}
+
+// clipGradNorm(arrays, maxNorm, opts?) -> { norm, scale }: scales every array in place by
+// scale = min(1, maxNorm / (norm + eps)) (PyTorch's clip_grad_norm_). A non-finite norm scales
+// nothing (scale 1) and is returned as is, so the caller can skip the step.
+Napi::Value clip_grad_norm_js(const Napi::CallbackInfo& info) {
+  ArgContext c{info.Env(), "clipGradNorm"};
+  OpArrays arr(c);
+  std::vector<const float*> ptrs;
+  std::vector<int64_t> lens;
+  std::vector<float*> mut;
+  parse_list(c, info[0], arr, ptrs, lens, &mut);
+  if (!info[1].IsNumber()) c.type_error("maxNorm", "must be a number, got " + describe(info[1]));
+  const double max_norm = info[1].As<Napi::Number>().DoubleValue();
+  if (!(max_norm > 0) || !std::isfinite(max_norm)) c.range_error("maxNorm", "must be a finite number > 0, got " + info[1].ToString().Utf8Value());
+  Napi::Object o = options(c, info[2]);
+  const double eps = opt_number(c, o, "eps", 1e-6, 0.0, 1e30);
+  const double norm = global_grad_norm(static_cast<int>(ptrs.size()), ptrs.data(), lens.data());
+  double scale = 1.0;
+  if (std::isfinite(norm)) {
+    const double coef = max_norm / (norm + eps);
+    if (coef < 1.0) {
+      scale = coef;
+      for (size_t i = 0; i < mut.size(); ++i) scale_in_place(lens[i], static_cast<float>(coef), mut[i]);
+    }
+  }
+  Napi::Object r = Napi::Object::New(c.env);
+  r.Set("norm", norm);
+  r.Set("scale", scale);
+  return r;
+}
+
+}  // namespace
+
+void register_optim(Napi::Env env, Napi::Object exports) {
+  exports.Set("adamStep", Napi::Function::New(env, adam_js<false, false>));
+  exports.Set("adamwStep", Napi::Function::New(env, adam_js<true, false>));
+  exports.Set("adamStepAsync", Napi::Function::New(env, adam_js<false, true>));
+  exports.Set("adamwStepAsync", Napi::Function::New(env, adam_js<true, true>));
+  exports.Set("gradNorm", Napi::Function::New(env, grad_norm_js));
+  exports.Set("clipGradNorm", Napi::Function::New(env, clip_grad_norm_js));
+}
+
+}  // namespace attnode::binding
