@@ -37,7 +37,11 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "<@(attnode_common_cflags)", "-march=x86-64-v2"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
-      "ldflags": ["-fopenmp", "-Wl,--exclude-libs,ALL"]
+      # OpenMP runtime: a PIC libgomp.a when one can be had (prebuilds always), else -fopenmp (dynamic);
+      # scripts/openmp-link.cjs decides and says which. --exclude-libs keeps libgomp's and our static
+      # libraries' symbols out of the addon's dynamic symbol table.
+      "ldflags": ["-Wl,--exclude-libs,ALL"],
+      "libraries": ["<!@(node scripts/openmp-link.cjs)"]
     }
   ]
 }

@@ -8,3 +8,5 @@ export type * from './opkernels/types.js';
 export { cpuInfo, setNumThreads, getNumThreads, setIsa } from './runtime.js';
 export type { CpuInfo, Isa } from './native.js';
 export { AttnodeLoadError, AttnodeIsaError } from './errors.js';
+export type { LoadAttempt } from './errors.js';
+export { nativeBinary } from './native.js';

@@ -1,9 +1,8 @@
-// Loads the addon (prebuilt binary or local build, via node-gyp-build) and types its surface.
-// Nothing else in lib/ touches the addon object directly except through `native`.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import { AttnodeIsaError, AttnodeLoadError } from './errors.js';
+// Loads the addon (prebuilt binary or local build; see loader.ts for the order) and types its
+// surface. Nothing else in lib/ touches the addon object directly except through `native`.
+import { AttnodeIsaError } from './errors.js';
+import { loadNative } from './loader.js';
+import { packageRoot } from './package-root.js';
 
 /** Features read from cpuid/xgetbv, the variants this build can run here, and the one in use. */
 export interface CpuInfo {
@@ -41,29 +40,17 @@ export interface NativeAddon {
   dropoutKeep(seed: number | bigint, b: number, h: number, i: number, j: number, p: number): boolean;
 }
 
-/** The package root (where binding.gyp and prebuilds/ live), from dist/ or lib/. */
-export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The package root (where binding.gyp and prebuilds/ live). */
+export { packageRoot };
 
-function load(): NativeAddon {
-  const require = createRequire(import.meta.url);
-  const attempts: string[] = [];
-  let addon: NativeAddon | undefined;
-  try {
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    addon = nodeGypBuild(packageRoot) as NativeAddon;
-  } catch (e) {
-    attempts.push(`node-gyp-build(${packageRoot}): ${(e as Error).message}`);
-  }
-  if (!addon) {
-    throw new AttnodeLoadError(
-      'attnode: could not load the native addon for ' + `${process.platform}-${process.arch} (Node ${process.version}).\n` +
-      attempts.map((a) => '  tried ' + a).join('\n') +
-      '\nFix: install a version with a prebuilt binary for this platform, or build from source with ' +
-      '`npm rebuild attnode` (needs python3, make and a C++17 compiler).', attempts);
-  }
+function load(): { addon: NativeAddon; file: string } {
+  const { addon, file } = loadNative<NativeAddon>(packageRoot);
   const info = addon.cpuInfo();
   if (info.isaEnvError) throw new AttnodeIsaError('attnode: ' + info.isaEnvError);
-  return addon;
+  return { addon, file };
 }
 
-export const native: NativeAddon = load();
+const loaded = load();
+export const native: NativeAddon = loaded.addon;
+/** Absolute path of the .node file in use (a prebuilt binary or a local build). */
+export const nativeBinary: string = loaded.file;
