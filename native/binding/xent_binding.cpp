@@ -36,7 +36,7 @@ std::shared_ptr<XentCall> parse_xent(const ArgContext& c, const Napi::CallbackIn
   const int64_t rows = rows_of(c, logits, "logits", vocab, "vocab");
   check_len(c, targets, "targets", rows, "rows = logits.length / vocab");
   Napi::Object o = options(c, info[3]);
-  call->p.label_smoothing = static_cast<float>(opt_number(c, o, "labelSmoothing", 0.0, 0.0, 1.0));
+  call->p.label_smoothing = opt_number(c, o, "labelSmoothing", 0.0, 0.0, 1.0);
   if (!o.Get("ignoreIndex").IsUndefined())
     call->p.ignore_index = int_arg(c, o.Get("ignoreIndex"), "opts.ignoreIndex", -(int64_t(1) << 31), (int64_t(1) << 31) - 1);
   Napi::Value red = o.Get("reduction");

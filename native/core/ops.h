@@ -50,7 +50,7 @@ void sinusoidal_position_encoding(int64_t length, int64_t dim, int64_t offset, d
 
 // ---- Softmax cross-entropy, log-softmax, argmax, top-k over the last dimension --------------------
 struct XentParams {
-  float label_smoothing = 0.f;  // in [0, 1]
+  double label_smoothing = 0.0;  // in [0, 1]
   int64_t ignore_index = -100;  // rows whose target equals it are not counted and get zero gradient
   bool mean = true;             // loss and dlogits divided by the count (else summed)
 };
