@@ -1,0 +1,64 @@
+// The model configuration (issue: training) and its defaults.
+import type { ActivationKind } from '../opkernels/elementwise.js';
+
+export interface Seq2SeqModelConfig {
+  srcVocab: number;
+  tgtVocab: number;
+  dModel: number;
+  heads: number;
+  /** Key/value heads (grouped-query attention); default heads. */
+  kvHeads?: number;
+  ffDim: number;
+  encoderLayers: number;
+  decoderLayers: number;
+  dropout: number;
+  attentionDropout: number;
+  activation: ActivationKind;
+  norm: 'post' | 'pre';
+  positions: 'sinusoidal' | 'learned';
+  /** Share the target embedding with the output projection (and with the source one when the vocabularies match). */
+  tieEmbeddings: boolean;
+  /** Multiply embeddings by sqrt(dModel). */
+  scaleEmbedding: boolean;
+  /** Longest source or target sequence (position table size). */
+  maxLen: number;
+  seed: number;
+  padId: number;
+  bosId: number;
+  eosId: number;
+  /** First decoder input; default bosId (Marian uses the pad id, BART the EOS id). */
+  decoderStartId?: number;
+}
+
+export const defaultModelConfig: Omit<Seq2SeqModelConfig, 'srcVocab' | 'tgtVocab'> = {
+  dModel: 256, heads: 4, ffDim: 1024, encoderLayers: 3, decoderLayers: 3, dropout: 0.1, attentionDropout: 0,
+  activation: 'relu', norm: 'post', positions: 'sinusoidal', tieEmbeddings: true, scaleEmbedding: true,
+  maxLen: 256, seed: 1, padId: 0, bosId: 1, eosId: 2,
+};
+
+const INT_FIELDS = ['srcVocab', 'tgtVocab', 'dModel', 'heads', 'ffDim', 'encoderLayers', 'decoderLayers', 'maxLen'] as const;
+
+/** Fills defaults and checks every field; throws a TypeError/RangeError naming the field. */
+export function resolveModelConfig(c: Partial<Seq2SeqModelConfig> & { srcVocab: number; tgtVocab: number }): Seq2SeqModelConfig {
+  const known = new Set([...Object.keys(defaultModelConfig), 'srcVocab', 'tgtVocab', 'kvHeads', 'decoderStartId']);
+  for (const k of Object.keys(c)) if (!known.has(k)) throw new TypeError(`model config: unknown field '${k}'`);
+  const r = { ...defaultModelConfig, ...c } as Seq2SeqModelConfig;
+  for (const f of INT_FIELDS) {
+    const v = r[f];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`model config: ${f} must be a positive integer, got ${String(v)}`);
+  }
+  const kv = r.kvHeads ?? r.heads;
+  if (!Number.isInteger(kv) || kv < 1 || r.heads % kv !== 0) throw new RangeError(`model config: kvHeads must divide heads (${r.heads}), got ${String(r.kvHeads)}`);
+  if (r.dModel % r.heads !== 0) throw new RangeError(`model config: dModel (${r.dModel}) must be a multiple of heads (${r.heads})`);
+  for (const f of ['dropout', 'attentionDropout'] as const)
+    if (typeof r[f] !== 'number' || !(r[f] >= 0 && r[f] < 1)) throw new RangeError(`model config: ${f} must be in [0, 1), got ${String(r[f])}`);
+  if (!['relu', 'gelu', 'geluTanh', 'silu'].includes(r.activation)) throw new RangeError(`model config: activation must be relu|gelu|silu, got ${String(r.activation)}`);
+  if (r.norm !== 'post' && r.norm !== 'pre') throw new RangeError(`model config: norm must be 'post' or 'pre', got ${String(r.norm)}`);
+  if (r.positions !== 'sinusoidal' && r.positions !== 'learned') throw new RangeError(`model config: positions must be 'sinusoidal' or 'learned', got ${String(r.positions)}`);
+  for (const f of ['padId', 'bosId', 'eosId'] as const)
+    if (!Number.isInteger(r[f]) || r[f] < 0 || r[f] >= Math.min(r.srcVocab, r.tgtVocab)) throw new RangeError(`model config: ${f} must be a token id in both vocabularies, got ${String(r[f])}`);
+  if (r.decoderStartId !== undefined && (!Number.isInteger(r.decoderStartId) || r.decoderStartId < 0 || r.decoderStartId >= r.tgtVocab))
+    throw new RangeError(`model config: decoderStartId must be a target token id, got ${String(r.decoderStartId)}`);
+  if (!Number.isInteger(r.seed)) throw new RangeError(`model config: seed must be an integer, got ${String(r.seed)}`);
+  return r;
+}

@@ -1,0 +1,63 @@
+// Module: a named tree of parameters. Parameters own persistent gradient buffers, so linear and
+// embedding backward accumulate into them in place.
+import { CpuStorage, Tensor } from '../tensor.js';
+
+export class Parameter extends Tensor {
+  constructor(data: Float32Array, shape: readonly number[], grad?: Float32Array) {
+    super(new CpuStorage(data), shape, true);
+    this.grad = grad ?? new Float32Array(data.length);
+  }
+}
+
+/** Parameters sharing one buffer (and one gradient buffer) laid out back to back: a fused
+ * projection whose parts keep their own names. */
+export function fusedParameters(shapes: readonly (readonly number[])[]): { whole: Parameter; parts: Parameter[] } {
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const data = new Float32Array(total), grad = new Float32Array(total);
+  const rows = shapes.reduce((a, s) => a + s[0]!, 0);
+  const whole = new Parameter(data, shapes[0]!.length === 2 ? [rows, shapes[0]![1]!] : [total], grad);
+  let off = 0;
+  const parts = shapes.map((shape, i) => {
+    const p = new Parameter(data.subarray(off, off + sizes[i]!), shape, grad.subarray(off, off + sizes[i]!));
+    off += sizes[i]!;
+    return p;
+  });
+  return { whole, parts };
+}
+
+export abstract class Module {
+  private readonly params = new Map<string, Parameter>();
+  private readonly children = new Map<string, Module>();
+
+  protected param(name: string, p: Parameter): Parameter {
+    this.params.set(name, p);
+    return p;
+  }
+
+  protected child<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+
+  /** Every parameter, named like `encoder.layers.0.self_attn.q_proj.weight`, in a fixed order. */
+  namedParameters(prefix = ''): Map<string, Parameter> {
+    const out = new Map<string, Parameter>();
+    for (const [n, p] of this.params) out.set(prefix + n, p);
+    for (const [n, c] of this.children) for (const [cn, p] of c.namedParameters(`${prefix}${n}.`)) out.set(cn, p);
+    return out;
+  }
+
+  /** Distinct parameters (tied ones once). */
+  parameters(): Parameter[] {
+    return [...new Set(this.namedParameters().values())];
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad!.fill(0);
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((a, p) => a + p.size, 0);
+  }
+}

@@ -1,0 +1,150 @@
+// Seq2SeqTransformer: embeddings + positions, encoder and decoder stacks, output projection.
+// Follows DESIGN.md's model contract: encoder self-attention masks source padding; decoder
+// self-attention is causal and masks target padding; cross-attention masks source padding.
+import * as ops from '../ops/index.js';
+import { kernels } from '../kernels.js';
+import { Tensor } from '../tensor.js';
+import { resolveModelConfig, type Seq2SeqModelConfig } from './config.js';
+import { Rng } from './init.js';
+import { Embedding, LayerNorm, Linear } from './layers.js';
+import { seq2seqMasks, type MaskMode } from './masks.js';
+import { Module, Parameter } from './module.js';
+import { DecoderLayer, EncoderLayer, type RunContext } from './transformer-layers.js';
+
+/** A padded batch: src [batch * srcLen], tgtIn [batch * tgtLen] (BOS + target, shifted right). */
+export interface Seq2SeqInput {
+  batch: number;
+  srcLen: number;
+  tgtLen: number;
+  src: Int32Array;
+  srcLengths: Int32Array;
+  tgtIn: Int32Array;
+  tgtLengths: Int32Array;
+}
+
+export interface ForwardOptions {
+  training?: boolean;
+  maskMode?: MaskMode;
+  /** Seeds dropout for this call (e.g. the training step). */
+  step?: number;
+}
+
+class Stack extends Module {
+  readonly layers: Module[] = [];
+  add<M extends Module>(m: M): M {
+    this.layers.push(this.child(String(this.layers.length), m));
+    return m;
+  }
+}
+
+class Side extends Module {
+  readonly embed: Embedding;
+  readonly positions: Parameter | null;
+  readonly stack = new Stack();
+  readonly finalNorm: LayerNorm | null;
+  constructor(embed: Embedding, ownsEmbed: boolean, cfg: Seq2SeqModelConfig, rng: Rng) {
+    super();
+    this.embed = ownsEmbed ? this.child('embed_tokens', embed) : embed;
+    this.positions = cfg.positions === 'learned'
+      ? this.param('embed_positions.weight', new Parameter(new Float32Array(cfg.maxLen * cfg.dModel).map(() => rng.normal() * 0.02), [cfg.maxLen, cfg.dModel]))
+      : null;
+    this.child('layers', this.stack);
+    this.finalNorm = cfg.norm === 'pre' ? this.child('layer_norm', new LayerNorm(cfg.dModel)) : null;
+  }
+}
+
+export class Seq2SeqTransformer extends Module {
+  readonly config: Seq2SeqModelConfig;
+  private readonly encoder: Side;
+  private readonly decoder: Side;
+  private readonly lmHead: Linear | null;
+  private sinusoid: Tensor | null = null;
+
+  constructor(config: Partial<Seq2SeqModelConfig> & { srcVocab: number; tgtVocab: number }) {
+    super();
+    const cfg = (this.config = resolveModelConfig(config));
+    const rng = new Rng(cfg.seed);
+    const lo = { dModel: cfg.dModel, heads: cfg.heads, kvHeads: cfg.kvHeads ?? cfg.heads, ffDim: cfg.ffDim, activation: cfg.activation, norm: cfg.norm };
+    const tgtEmbed = new Embedding(cfg.tgtVocab, cfg.dModel, rng, cfg.padId);
+    const shareSrc = cfg.tieEmbeddings && cfg.srcVocab === cfg.tgtVocab;
+    const srcEmbed = shareSrc ? tgtEmbed : new Embedding(cfg.srcVocab, cfg.dModel, rng, cfg.padId);
+    if (shareSrc) this.child('shared', tgtEmbed);
+    this.encoder = this.child('encoder', new Side(srcEmbed, !shareSrc, cfg, rng));
+    this.decoder = this.child('decoder', new Side(tgtEmbed, !shareSrc, cfg, rng));
+    for (let i = 0; i < cfg.encoderLayers; ++i) this.encoder.stack.add(new EncoderLayer(lo, rng));
+    for (let i = 0; i < cfg.decoderLayers; ++i) this.decoder.stack.add(new DecoderLayer(lo, rng));
+    this.lmHead = cfg.tieEmbeddings ? null : this.child('lm_head', new Linear(cfg.dModel, cfg.tgtVocab, rng, false));
+  }
+
+  get decoderStartId(): number {
+    return this.config.decoderStartId ?? this.config.bosId;
+  }
+
+  private positionTable(): Tensor {
+    if (!this.sinusoid) {
+      const c = this.config;
+      this.sinusoid = Tensor.fromArray(kernels.positionEncoding(c.maxLen, c.dModel), [c.maxLen, c.dModel]);
+    }
+    return this.sinusoid;
+  }
+
+  private embed(side: Side, ids: Int32Array, len: number, offset: number, ctx: RunContext): Tensor {
+    const c = this.config;
+    if (len + offset > c.maxLen) throw new RangeError(`Seq2SeqTransformer: sequence length ${len + offset} exceeds maxLen ${c.maxLen}`);
+    const x = side.embed.forward(ids, c.scaleEmbedding ? Math.sqrt(c.dModel) : 1);
+    const h = ops.addPositions(x, side.positions ?? this.positionTable(), len, offset);
+    return ctx.training && ctx.dropout > 0 ? ops.dropout(h, ctx.dropout, (ctx.seedBase ^ ++ctx.site * 0x2545f491) >>> 0) : h;
+  }
+
+  private context(o: ForwardOptions): RunContext {
+    const c = this.config;
+    return { training: o.training ?? false, dropout: c.dropout, attentionDropout: c.attentionDropout,
+      seedBase: (Math.imul(c.seed, 0x9e3779b1) ^ Math.imul((o.step ?? 0) + 1, 0x85ebca6b)) >>> 0, site: 0 };
+  }
+
+  private checkIds(name: string, ids: Int32Array, vocab: number): void {
+    for (let i = 0; i < ids.length; ++i) {
+      const id = ids[i]!;
+      if (id < 0 || id >= vocab) throw new RangeError(`Seq2SeqTransformer: ${name}[${i}] = ${id} is outside the vocabulary [0, ${vocab})`);
+    }
+  }
+
+  private checkInput(x: Seq2SeqInput): void {
+    const { batch, srcLen, tgtLen } = x;
+    for (const [n, v] of [['batch', batch], ['srcLen', srcLen], ['tgtLen', tgtLen]] as const)
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`Seq2SeqTransformer: input.${n} must be a positive integer, got ${String(v)}`);
+    if (x.src.length !== batch * srcLen) throw new RangeError(`Seq2SeqTransformer: input.src must have length batch*srcLen = ${batch * srcLen}, got ${x.src.length}`);
+    if (x.tgtIn.length !== batch * tgtLen) throw new RangeError(`Seq2SeqTransformer: input.tgtIn must have length batch*tgtLen = ${batch * tgtLen}, got ${x.tgtIn.length}`);
+    if (x.srcLengths.length !== batch || x.tgtLengths.length !== batch) throw new RangeError('Seq2SeqTransformer: input.srcLengths and input.tgtLengths must have one entry per batch row');
+    this.checkIds('input.src', x.src, this.config.srcVocab);
+    this.checkIds('input.tgtIn', x.tgtIn, this.config.tgtVocab);
+  }
+
+  /** Encoder memory [batch * srcLen, dModel]. */
+  encode(src: Int32Array, srcLengths: Int32Array, batch: number, srcLen: number, o: ForwardOptions = {}, ctx = this.context(o)): Tensor {
+    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, srcLengths, srcLen, srcLen);
+    let h = this.embed(this.encoder, src, srcLen, 0, ctx);
+    for (const l of this.encoder.stack.layers as EncoderLayer[]) h = l.forward(h, { batch, qLen: srcLen, kvLen: srcLen, mask: masks.encoderSelf }, ctx);
+    return this.encoder.finalNorm ? this.encoder.finalNorm.forward(h) : h;
+  }
+
+  /** Decoder output logits [batch * tgtLen, tgtVocab] for decoder inputs tgtIn. */
+  decode(tgtIn: Int32Array, tgtLengths: Int32Array, memory: Tensor, srcLengths: Int32Array, batch: number, tgtLen: number,
+    srcLen: number, o: ForwardOptions = {}, ctx = this.context(o)): Tensor {
+    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, tgtLengths, srcLen, tgtLen);
+    let h = this.embed(this.decoder, tgtIn, tgtLen, 0, ctx);
+    for (const l of this.decoder.stack.layers as DecoderLayer[])
+      h = l.forward(h, memory, { batch, qLen: tgtLen, kvLen: tgtLen, mask: masks.decoderSelf },
+        { batch, qLen: tgtLen, kvLen: srcLen, mask: masks.cross }, ctx);
+    if (this.decoder.finalNorm) h = this.decoder.finalNorm.forward(h);
+    return ops.linear(h, this.lmHead ? this.lmHead.weight : this.decoder.embed.weight, null);
+  }
+
+  /** Logits [batch * tgtLen, tgtVocab] for a padded batch (teacher forcing). */
+  forward(x: Seq2SeqInput, o: ForwardOptions = {}): Tensor {
+    this.checkInput(x);
+    const ctx = this.context(o);
+    const memory = this.encode(x.src, x.srcLengths, x.batch, x.srcLen, o, ctx);
+    return this.decode(x.tgtIn, x.tgtLengths, memory, x.srcLengths, x.batch, x.tgtLen, x.srcLen, o, ctx);
+  }
+}

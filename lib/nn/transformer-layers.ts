@@ -1,0 +1,100 @@
+// Encoder and decoder layers, post-LN ("Attention Is All You Need") or pre-LN. Parameter names
+// follow Hugging Face's BART/Marian: self_attn, self_attn_layer_norm, encoder_attn,
+// encoder_attn_layer_norm, fc1, fc2, final_layer_norm.
+import type { ActivationKind } from '../opkernels/elementwise.js';
+import * as ops from '../ops/index.js';
+import type { Tensor } from '../tensor.js';
+import { MultiHeadAttention, type AttentionCall } from './attention.js';
+import type { Rng } from './init.js';
+import { LayerNorm, Linear } from './layers.js';
+import { Module } from './module.js';
+
+export interface LayerOptions {
+  dModel: number;
+  heads: number;
+  kvHeads: number;
+  ffDim: number;
+  activation: ActivationKind;
+  norm: 'post' | 'pre';
+}
+
+/** Per-call state: dropout rates in force and a counter that gives every dropout site its own seed. */
+export interface RunContext {
+  training: boolean;
+  dropout: number;
+  attentionDropout: number;
+  seedBase: number;
+  site: number;
+}
+
+export function nextSeed(ctx: RunContext): number {
+  ctx.site += 1;
+  let x = (ctx.seedBase ^ Math.imul(ctx.site, 0x9e3779b1)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+  return (x ^ (x >>> 13)) >>> 0;
+}
+
+function drop(x: Tensor, ctx: RunContext): Tensor {
+  return ctx.training && ctx.dropout > 0 ? ops.dropout(x, ctx.dropout, nextSeed(ctx)) : x;
+}
+
+function attnCall(base: Omit<AttentionCall, 'dropout' | 'seed'>, ctx: RunContext): AttentionCall {
+  const p = ctx.training ? ctx.attentionDropout : 0;
+  return { ...base, dropout: p, seed: p > 0 ? nextSeed(ctx) : 0 };
+}
+
+/** A residual block around `f`, with the layer norm before (pre) or after (post) it. */
+function residual(x: Tensor, ln: LayerNorm, norm: 'post' | 'pre', ctx: RunContext, f: (h: Tensor) => Tensor): Tensor {
+  if (norm === 'pre') return ops.add(x, drop(f(ln.forward(x)), ctx));
+  return ln.forward(ops.add(x, drop(f(x), ctx)));
+}
+
+class FeedForward {
+  constructor(private readonly fc1: Linear, private readonly fc2: Linear, private readonly kind: ActivationKind) {}
+  forward(x: Tensor, ctx: RunContext): Tensor {
+    return this.fc2.forward(drop(ops.activation(this.kind, this.fc1.forward(x)), ctx));
+  }
+}
+
+export class EncoderLayer extends Module {
+  readonly selfAttn: MultiHeadAttention;
+  private readonly ln1: LayerNorm;
+  private readonly ln2: LayerNorm;
+  private readonly ffn: FeedForward;
+  constructor(private readonly o: LayerOptions, rng: Rng) {
+    super();
+    this.selfAttn = this.child('self_attn', new MultiHeadAttention(o.dModel, o.heads, o.kvHeads, true, rng));
+    this.ln1 = this.child('self_attn_layer_norm', new LayerNorm(o.dModel));
+    this.ffn = new FeedForward(this.child('fc1', new Linear(o.dModel, o.ffDim, rng)), this.child('fc2', new Linear(o.ffDim, o.dModel, rng)), o.activation);
+    this.ln2 = this.child('final_layer_norm', new LayerNorm(o.dModel));
+  }
+  forward(x: Tensor, call: Omit<AttentionCall, 'dropout' | 'seed'>, ctx: RunContext): Tensor {
+    const h = residual(x, this.ln1, this.o.norm, ctx, (y) => this.selfAttn.forward(y, null, attnCall(call, ctx)));
+    return residual(h, this.ln2, this.o.norm, ctx, (y) => this.ffn.forward(y, ctx));
+  }
+}
+
+export class DecoderLayer extends Module {
+  readonly selfAttn: MultiHeadAttention;
+  readonly crossAttn: MultiHeadAttention;
+  private readonly ln1: LayerNorm;
+  private readonly ln2: LayerNorm;
+  private readonly ln3: LayerNorm;
+  private readonly ffn: FeedForward;
+  constructor(private readonly o: LayerOptions, rng: Rng) {
+    super();
+    this.selfAttn = this.child('self_attn', new MultiHeadAttention(o.dModel, o.heads, o.kvHeads, true, rng));
+    this.ln1 = this.child('self_attn_layer_norm', new LayerNorm(o.dModel));
+    this.crossAttn = this.child('encoder_attn', new MultiHeadAttention(o.dModel, o.heads, o.kvHeads, false, rng));
+    this.ln2 = this.child('encoder_attn_layer_norm', new LayerNorm(o.dModel));
+    this.ffn = new FeedForward(this.child('fc1', new Linear(o.dModel, o.ffDim, rng)), this.child('fc2', new Linear(o.ffDim, o.dModel, rng)), o.activation);
+    this.ln3 = this.child('final_layer_norm', new LayerNorm(o.dModel));
+  }
+  forward(x: Tensor, memory: Tensor, self: Omit<AttentionCall, 'dropout' | 'seed'>,
+    cross: Omit<AttentionCall, 'dropout' | 'seed'>, ctx: RunContext): Tensor {
+    const n = this.o.norm;
+    let h = residual(x, this.ln1, n, ctx, (y) => this.selfAttn.forward(y, null, attnCall(self, ctx)));
+    h = residual(h, this.ln2, n, ctx, (y) => this.crossAttn.forward(y, memory, attnCall(cross, ctx)));
+    return residual(h, this.ln3, n, ctx, (y) => this.ffn.forward(y, ctx));
+  }
+}

@@ -1,0 +1,52 @@
+// Reusable Float32Array buffers for the activations and gradients of one training step, so a
+// step does not churn the garbage collector: take() hands out a free buffer of the exact length
+// (or makes one), releaseAll() at the end of the step returns every buffer handed out since.
+// Buffers are not zeroed: every op writes all of its output.
+
+export class Arena {
+  private free = new Map<number, Float32Array[]>();
+  private used: Float32Array[] = [];
+
+  take(length: number): Float32Array {
+    const list = this.free.get(length);
+    const buf = list && list.length > 0 ? list.pop()! : new Float32Array(length);
+    this.used.push(buf);
+    return buf;
+  }
+
+  /** A buffer filled with zeros. */
+  zeros(length: number): Float32Array {
+    return this.take(length).fill(0);
+  }
+
+  releaseAll(): void {
+    for (const buf of this.used) {
+      let list = this.free.get(buf.length);
+      if (!list) this.free.set(buf.length, (list = []));
+      list.push(buf);
+    }
+    this.used = [];
+  }
+
+  /** Bytes held (free and in use), for memory reports. */
+  get bytes(): number {
+    let n = 0;
+    for (const list of this.free.values()) for (const b of list) n += b.byteLength;
+    for (const b of this.used) n += b.byteLength;
+    return n;
+  }
+}
+
+/** The arena ops allocate from. Training steps and generate() release it when they end. */
+export let arena = new Arena();
+
+/** Runs fn with a fresh arena (e.g. a concurrent generate that must not share buffers). */
+export function withArena<T>(a: Arena, fn: () => T): T {
+  const prev = arena;
+  arena = a;
+  try {
+    return fn();
+  } finally {
+    arena = prev;
+  }
+}

@@ -1,0 +1,10 @@
+// Differentiable ops: each forward calls a kernel and records its backward on the tape.
+export { linear } from './linear.js';
+export { layerNorm } from './norm.js';
+export { activation, add, dropout, scale } from './elementwise.js';
+export { embedding, addPositions } from './embedding.js';
+export { attention } from './attention.js';
+export { splitColumns } from './columns.js';
+export { crossEntropySum, type LossValue } from './loss.js';
+export { arena, Arena, withArena } from './arena.js';
+export { scratch, data } from './grad.js';
