@@ -10,3 +10,4 @@ export type { CpuInfo, Isa } from './native.js';
 export { AttnodeLoadError, AttnodeIsaError } from './errors.js';
 export type { LoadAttempt } from './errors.js';
 export { nativeBinary } from './native.js';
+export * from './data/index.js';
