@@ -11,3 +11,4 @@ export { AttnodeLoadError, AttnodeIsaError } from './errors.js';
 export type { LoadAttempt } from './errors.js';
 export { nativeBinary } from './native.js';
 export * from './data/index.js';
+export * from './io/index.js';
