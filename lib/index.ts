@@ -5,6 +5,9 @@ export type {
   AttentionForwardResult, AttentionBackwardResult, Broadcast,
 } from './kernels.js';
 export type * from './opkernels/types.js';
+export type {
+  GemmOptions, GemmBatchedOptions, LinearShape, LinearBackwardShape, LinearBackwardResult,
+} from './gemm.js';
 export { cpuInfo, setNumThreads, getNumThreads, setIsa } from './runtime.js';
 export type { CpuInfo, Isa } from './native.js';
 export { AttnodeLoadError, AttnodeIsaError } from './errors.js';

@@ -2,6 +2,7 @@
 // the addon (shape, types, lengths, ranges); this layer adds the check for misspelled options.
 import { native } from './native.js';
 import { opsKernels } from './opkernels/index.js';
+import { gemmKernels } from './gemm.js';
 
 /** Sizes of one attention call: q [batch, qLen, heads, headDim]; k, v [batch, kvLen, kvHeads, headDim]. */
 export interface AttentionShape {
@@ -119,5 +120,6 @@ export const kernels = {
   attentionBackward,
   attentionBackwardAsync,
   dropoutKeep,
+  ...gemmKernels,  // gemm, gemmBatched, linearForward/Backward (+ Async)
   ...opsKernels,  // norms, activations, dropout, embedding, cross-entropy, decoding, optimizer
 };

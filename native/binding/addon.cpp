@@ -9,6 +9,7 @@
 namespace attnode::binding {
 
 void register_attention(Napi::Env env, Napi::Object exports);
+void register_gemm(Napi::Env env, Napi::Object exports);  // gemm_binding.cpp
 void register_ops(Napi::Env env, Napi::Object exports);  // ops_register.cpp
 
 namespace {
@@ -64,6 +65,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, get_threads));
   exports.Set("setIsa", Napi::Function::New(env, set_isa_js));
   register_attention(env, exports);
+  register_gemm(env, exports);
   register_ops(env, exports);
   return exports;
 }

@@ -2,6 +2,7 @@
 // table once at load time; tests can switch tables to compare every variant with the portable one.
 #pragma once
 #include "core/attention.h"
+#include "core/gemm.h"
 #include "core/cpu/ops_table.h"
 
 namespace attnode {
@@ -14,6 +15,7 @@ struct KernelTable {
                              const float* k, const float* v, const float* out, const float* lse,
                              const float* dout, float* dq, float* dk, float* dv);
   const OpsTable* ops;  // norms, activations, dropout, cross-entropy, optimizer (ops_table.h)
+  void (*gemm)(const GemmParams& p);  // core/gemm.h, cpu/gemm.inc
 };
 
 namespace portable { const KernelTable& kernel_table(); }

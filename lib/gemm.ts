@@ -1,0 +1,161 @@
+// GEMM and the Linear layer (native/core/gemm.h), merged into `kernels` by kernels.ts. The addon
+// checks shapes, types, lengths and values; this layer rejects misspelled option names.
+import { native } from './native.js';
+import { AttnodeLoadError } from './errors.js';
+
+/**
+ * C (m x n, row-major) = alpha * op(A) op(B) + beta * C. op(A) is m x k: A is stored m x k, or k x m
+ * with `transA`; op(B) is k x n: B is stored k x n, or n x k with `transB`.
+ */
+export interface GemmOptions {
+  m: number;
+  n: number;
+  k: number;
+  transA?: boolean;
+  transB?: boolean;
+  /** Default 1. */
+  alpha?: number;
+  /** Default 0. With beta = 0, C's previous contents are never read (NaN there does not spread). */
+  beta?: number;
+  /** Initial C, read when beta != 0, written in place and returned. Default: a new zero array. */
+  C?: Float32Array;
+}
+
+/** Strided batch: entry i reads A at i*strideA, B at i*strideB and writes C at i*strideC. */
+export interface GemmBatchedOptions extends GemmOptions {
+  batch: number;
+  /** Default m*k; 0 shares one A across the batch. */
+  strideA?: number;
+  /** Default k*n; 0 shares one B across the batch. */
+  strideB?: number;
+  /** Default m*n; at least m*n (entries of C must not overlap). */
+  strideC?: number;
+}
+
+/** x [rows, inFeatures], W [outFeatures, inFeatures] (PyTorch layout), b [outFeatures]. */
+export interface LinearShape {
+  rows: number;
+  inFeatures: number;
+  outFeatures: number;
+}
+export interface LinearBackwardShape extends LinearShape {
+  /** Compute dx (default true); false for a first layer whose input needs no gradient. */
+  needInputGrad?: boolean;
+}
+export interface LinearBackwardResult {
+  /** [rows, inFeatures] = dy W; absent when needInputGrad is false. */
+  dx?: Float32Array;
+  /** [outFeatures, inFeatures] = dy^T x (overwritten, not accumulated). */
+  dW: Float32Array;
+  /** [outFeatures] = sum of dy over rows. */
+  db: Float32Array;
+}
+
+interface GemmNativeAddon {
+  gemm(A: Float32Array, B: Float32Array, opts: GemmOptions): Float32Array;
+  gemmAsync(A: Float32Array, B: Float32Array, opts: GemmOptions): Promise<Float32Array>;
+  gemmBatched(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Float32Array;
+  gemmBatchedAsync(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Promise<Float32Array>;
+  linearForward(x: Float32Array, W: Float32Array, b: Float32Array | null | undefined, shape: LinearShape): Float32Array;
+  linearForwardAsync(x: Float32Array, W: Float32Array, b: Float32Array | null | undefined, shape: LinearShape): Promise<Float32Array>;
+  linearBackward(x: Float32Array, W: Float32Array, dy: Float32Array, shape: LinearBackwardShape): LinearBackwardResult;
+  linearBackwardAsync(x: Float32Array, W: Float32Array, dy: Float32Array, shape: LinearBackwardShape): Promise<LinearBackwardResult>;
+}
+
+const FUNCTIONS: readonly (keyof GemmNativeAddon)[] = [
+  'gemm', 'gemmAsync', 'gemmBatched', 'gemmBatchedAsync', 'linearForward', 'linearForwardAsync', 'linearBackward',
+  'linearBackwardAsync',
+];
+
+// Checked once at load: a binary built before these functions existed fails with a clear message.
+function gemmView(): GemmNativeAddon {
+  const addon = native as unknown as Record<string, unknown>;
+  const missing = FUNCTIONS.filter((f) => typeof addon[f] !== 'function');
+  if (missing.length > 0) {
+    throw new AttnodeLoadError(`attnode: the native addon in use lacks ${missing.join(', ')}: it was built from an ` +
+      'older version; rebuild it (npm rebuild attnode)', []);
+  }
+  return addon as unknown as GemmNativeAddon;
+}
+const gemmNative = gemmView();
+
+const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C'];
+const BATCHED_KEYS = [...GEMM_KEYS, 'batch', 'strideA', 'strideB', 'strideC'];
+const LINEAR_KEYS = ['rows', 'inFeatures', 'outFeatures'];
+const LINEAR_BACKWARD_KEYS = [...LINEAR_KEYS, 'needInputGrad'];
+
+// The addon ignores unknown properties; a misspelled one (`transb`) would silently change nothing.
+function checkKeys(fn: string, what: string, value: unknown, known: readonly string[]): void {
+  if (value === undefined || value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new TypeError(`${fn}: ${what}.${key} is not an option (known: ${known.join(', ')})`);
+  }
+}
+
+function rejecting<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function gemm(A: Float32Array, B: Float32Array, opts: GemmOptions): Float32Array {
+  checkKeys('gemm', 'opts', opts, GEMM_KEYS);
+  return gemmNative.gemm(A, B, opts);
+}
+
+/** Same as gemm on a worker thread; A, B and opts.C must not be touched until it settles. */
+export function gemmAsync(A: Float32Array, B: Float32Array, opts: GemmOptions): Promise<Float32Array> {
+  return rejecting(() => {
+    checkKeys('gemmAsync', 'opts', opts, GEMM_KEYS);
+    return gemmNative.gemmAsync(A, B, opts);
+  });
+}
+
+export function gemmBatched(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Float32Array {
+  checkKeys('gemmBatched', 'opts', opts, BATCHED_KEYS);
+  return gemmNative.gemmBatched(A, B, opts);
+}
+
+export function gemmBatchedAsync(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Promise<Float32Array> {
+  return rejecting(() => {
+    checkKeys('gemmBatchedAsync', 'opts', opts, BATCHED_KEYS);
+    return gemmNative.gemmBatchedAsync(A, B, opts);
+  });
+}
+
+/** y [rows, outFeatures] = x W^T + b (b optional). */
+export function linearForward(x: Float32Array, W: Float32Array, b: Float32Array | null | undefined,
+  shape: LinearShape): Float32Array {
+  checkKeys('linearForward', 'shape', shape, LINEAR_KEYS);
+  return gemmNative.linearForward(x, W, b, shape);
+}
+
+export function linearForwardAsync(x: Float32Array, W: Float32Array, b: Float32Array | null | undefined,
+  shape: LinearShape): Promise<Float32Array> {
+  return rejecting(() => {
+    checkKeys('linearForwardAsync', 'shape', shape, LINEAR_KEYS);
+    return gemmNative.linearForwardAsync(x, W, b, shape);
+  });
+}
+
+/** Gradients of y = x W^T + b for an upstream gradient dy [rows, outFeatures]. */
+export function linearBackward(x: Float32Array, W: Float32Array, dy: Float32Array,
+  shape: LinearBackwardShape): LinearBackwardResult {
+  checkKeys('linearBackward', 'shape', shape, LINEAR_BACKWARD_KEYS);
+  return gemmNative.linearBackward(x, W, dy, shape);
+}
+
+export function linearBackwardAsync(x: Float32Array, W: Float32Array, dy: Float32Array,
+  shape: LinearBackwardShape): Promise<LinearBackwardResult> {
+  return rejecting(() => {
+    checkKeys('linearBackwardAsync', 'shape', shape, LINEAR_BACKWARD_KEYS);
+    return gemmNative.linearBackwardAsync(x, W, dy, shape);
+  });
+}
+
+export const gemmKernels = {
+  gemm, gemmAsync, gemmBatched, gemmBatchedAsync,
+  linearForward, linearForwardAsync, linearBackward, linearBackwardAsync,
+};

@@ -1,0 +1,241 @@
+// N-API entry points of GEMM and the Linear layer: argument checks, typed arrays -> raw views,
+// sync + AsyncWorker forms. The math lives in native/core (core/gemm.h).
+//
+// gemm(A, B, opts) / gemmBatched(A, B, opts): opts { m, n, k, transA?, transB?, alpha?, beta?, C?,
+// and for the batched form batch, strideA?, strideB?, strideC? }. C, when given, is read (beta != 0)
+// and written in place, then returned; otherwise a new zero-initialized array is returned.
+// Element values are not checked: NaN and Infinity in A or B propagate as in BLAS.
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "binding/args.h"
+#include "binding/kernel_worker.h"
+#include "core/gemm.h"
+
+namespace attnode::binding {
+
+namespace {
+
+constexpr int64_t kMaxDim = int64_t(1) << 31;
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+
+// Everything one call needs, with references that keep its arrays alive until it ends.
+struct GemmCall {
+  GemmParams p;
+  Keepalive keep;
+  Napi::Reference<Napi::Value> result;
+};
+
+struct LinearCall {
+  int64_t rows = 0, in = 0, out = 0;
+  const float *x = nullptr, *w = nullptr, *b = nullptr, *dy = nullptr;
+  float *y = nullptr, *dx = nullptr, *dw = nullptr, *db = nullptr;
+  Keepalive keep;
+  Napi::Reference<Napi::Value> result;
+};
+
+bool is_plain_object(const Napi::Value& v) { return v.IsObject() && !v.IsArray() && !v.IsTypedArray(); }
+
+// a * b, or a RangeError naming `what` past 2^40 elements.
+int64_t mul(const ArgContext& c, int64_t a, int64_t b, const std::string& name, const std::string& what) {
+  if (a != 0 && b > kMaxElements / a) c.range_error(name, "is too large: " + what + " exceeds 2^40 elements");
+  return a * b;
+}
+
+bool get_bool(const ArgContext& c, const Napi::Object& o, const char* key, const std::string& name) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return false;
+  if (!v.IsBoolean()) c.type_error(name, "must be a boolean, got " + describe(v));
+  return v.As<Napi::Boolean>().Value();
+}
+
+float get_scalar(const ArgContext& c, const Napi::Object& o, const char* key, const std::string& name, float fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) c.type_error(name, "must be a number, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::fabs(d) > 3.4028234663852886e38)
+    c.range_error(name, "must be a finite float32 number, got " + v.ToString().Utf8Value());
+  return static_cast<float>(d);
+}
+
+struct Span {
+  const char* lo;
+  const char* hi;
+  std::string name;
+};
+Span span_of(const Napi::TypedArray& a, const std::string& name) {
+  const char* base = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  return {base, base + a.ByteLength(), name};
+}
+// An output must not share memory with an input: the kernels read inputs while writing outputs.
+void check_disjoint(const ArgContext& c, const Span& out, const std::vector<Span>& inputs) {
+  if (out.lo == out.hi) return;
+  for (const Span& in : inputs)
+    if (in.lo < out.hi && out.lo < in.hi) c.range_error(out.name, "must not overlap " + in.name);
+}
+
+// The output array: the caller's (checked, kept) or a new zero-filled one.
+Napi::Float32Array output(const ArgContext& c, const Napi::Value& given, const std::string& name, int64_t len,
+                          const std::string& expr, const std::vector<Span>& inputs) {
+  if (given.IsUndefined()) return Napi::Float32Array::New(c.env, static_cast<size_t>(len));
+  Napi::Float32Array a = expect_f32(c, given, name, len, expr, false);
+  check_disjoint(c, span_of(a, name), inputs);
+  return a;
+}
+
+void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batched, GemmCall& call) {
+  if (!is_plain_object(info[2]))
+    c.type_error("opts", std::string("must be an object { ") + (batched ? "batch, " : "") +
+                             "m, n, k, transA?, transB?, alpha?, beta?, C? }, got " + describe(info[2]));
+  Napi::Object o = info[2].As<Napi::Object>();
+  GemmParams& p = call.p;
+  p.batch = batched ? get_int(c, o, "batch", "opts.batch", 1, kMaxDim, -1) : 1;
+  p.M = get_int(c, o, "m", "opts.m", 0, kMaxDim, -1);
+  p.N = get_int(c, o, "n", "opts.n", 0, kMaxDim, -1);
+  p.K = get_int(c, o, "k", "opts.k", 0, kMaxDim, -1);
+  p.trans_a = get_bool(c, o, "transA", "opts.transA");
+  p.trans_b = get_bool(c, o, "transB", "opts.transB");
+  p.alpha = get_scalar(c, o, "alpha", "opts.alpha", 1.f);
+  p.beta = get_scalar(c, o, "beta", "opts.beta", 0.f);
+  p.lda = p.trans_a ? p.M : p.K;
+  p.ldb = p.trans_b ? p.K : p.N;
+  p.ldc = p.N;
+  const int64_t asz = mul(c, p.M, p.K, "opts", "m*k"), bsz = mul(c, p.K, p.N, "opts", "k*n"),
+                csz = mul(c, p.M, p.N, "opts", "m*n");
+  p.stride_a = batched ? get_int(c, o, "strideA", "opts.strideA", 0, kMaxElements, asz) : 0;
+  p.stride_b = batched ? get_int(c, o, "strideB", "opts.strideB", 0, kMaxElements, bsz) : 0;
+  p.stride_c = batched ? get_int(c, o, "strideC", "opts.strideC", 0, kMaxElements, csz) : 0;
+  if (p.batch > 1 && p.stride_c < csz)
+    c.range_error("opts.strideC", "must be >= m*n (" + std::to_string(csz) + ") so batch entries of C do not overlap, got " +
+                                      std::to_string(p.stride_c));
+  // Lengths: (batch - 1) * stride + one entry (exactly: a wrong length is a shape mistake).
+  const int64_t alen = mul(c, p.batch - 1, p.stride_a, "opts.strideA", "(batch-1)*strideA") + asz;
+  const int64_t blen = mul(c, p.batch - 1, p.stride_b, "opts.strideB", "(batch-1)*strideB") + bsz;
+  const int64_t clen = mul(c, p.batch - 1, p.stride_c, "opts.strideC", "(batch-1)*strideC") + csz;
+  const std::string aexpr = batched ? "(batch-1)*strideA + m*k" : "m*k";
+  const std::string bexpr = batched ? "(batch-1)*strideB + k*n" : "k*n";
+  const std::string cexpr = batched ? "(batch-1)*strideC + m*n" : "m*n";
+  Napi::Float32Array A = expect_f32(c, info[0], "A", alen, aexpr, false);
+  Napi::Float32Array B = expect_f32(c, info[1], "B", blen, bexpr, false);
+  Napi::Float32Array C = output(c, o.Get("C"), "opts.C", clen, cexpr, {span_of(A, "A"), span_of(B, "B")});
+  p.a = A.Data(); p.b = B.Data(); p.c = C.Data();
+  call.keep.add(A); call.keep.add(B);
+  call.result = Napi::Persistent(static_cast<Napi::Value>(C));
+}
+
+struct LinearShape {
+  int64_t rows, in, out;
+};
+LinearShape parse_linear_shape(const ArgContext& c, const Napi::Value& v, bool backward, bool& need_dx) {
+  if (!is_plain_object(v))
+    c.type_error("shape", std::string("must be an object { rows, inFeatures, outFeatures") +
+                              (backward ? ", needInputGrad? }" : " }") + ", got " + describe(v));
+  Napi::Object o = v.As<Napi::Object>();
+  LinearShape s;
+  s.rows = get_int(c, o, "rows", "shape.rows", 0, kMaxDim, -1);
+  s.in = get_int(c, o, "inFeatures", "shape.inFeatures", 0, kMaxDim, -1);
+  s.out = get_int(c, o, "outFeatures", "shape.outFeatures", 0, kMaxDim, -1);
+  need_dx = true;
+  if (backward) {
+    Napi::Value nd = o.Get("needInputGrad");
+    if (!nd.IsUndefined()) {
+      if (!nd.IsBoolean()) c.type_error("shape.needInputGrad", "must be a boolean, got " + describe(nd));
+      need_dx = nd.As<Napi::Boolean>().Value();
+    }
+  }
+  mul(c, s.rows, s.in, "shape", "rows*inFeatures");
+  mul(c, s.rows, s.out, "shape", "rows*outFeatures");
+  mul(c, s.out, s.in, "shape", "outFeatures*inFeatures");
+  return s;
+}
+
+// linearForward(x, W, b | undefined | null, shape) and linearBackward(x, W, dy, shape).
+void parse_linear(const ArgContext& c, const Napi::CallbackInfo& info, bool backward, LinearCall& call) {
+  bool need_dx = true;
+  const LinearShape s = parse_linear_shape(c, info[3], backward, need_dx);
+  call.rows = s.rows; call.in = s.in; call.out = s.out;
+  Napi::Float32Array x = expect_f32(c, info[0], "x", s.rows * s.in, "rows*inFeatures", false);
+  Napi::Float32Array w = expect_f32(c, info[1], "W", s.out * s.in, "outFeatures*inFeatures", false);
+  call.x = x.Data(); call.w = w.Data();
+  call.keep.add(x); call.keep.add(w);
+  if (!backward) {
+    if (!info[2].IsUndefined() && !info[2].IsNull()) {
+      Napi::Float32Array b = expect_f32(c, info[2], "b", s.out, "outFeatures", false);
+      call.b = b.Data();
+      call.keep.add(b);
+    }
+    Napi::Float32Array y = Napi::Float32Array::New(c.env, static_cast<size_t>(s.rows * s.out));
+    call.y = y.Data();
+    call.result = Napi::Persistent(static_cast<Napi::Value>(y));
+    return;
+  }
+  Napi::Float32Array dy = expect_f32(c, info[2], "dy", s.rows * s.out, "rows*outFeatures", false);
+  call.dy = dy.Data();
+  call.keep.add(dy);
+  Napi::Object result = Napi::Object::New(c.env);
+  if (need_dx) {
+    Napi::Float32Array dx = Napi::Float32Array::New(c.env, static_cast<size_t>(s.rows * s.in));
+    call.dx = dx.Data();
+    result.Set("dx", dx);
+  }
+  Napi::Float32Array dw = Napi::Float32Array::New(c.env, static_cast<size_t>(s.out * s.in));
+  Napi::Float32Array db = Napi::Float32Array::New(c.env, static_cast<size_t>(s.out));
+  call.dw = dw.Data(); call.db = db.Data();
+  result.Set("dW", dw);
+  result.Set("db", db);
+  call.result = Napi::Persistent(static_cast<Napi::Value>(result));
+}
+
+void run_linear(const LinearCall& l, bool backward) {
+  if (!backward) linear_forward(l.rows, l.in, l.out, l.x, l.w, l.b, l.y);
+  else linear_backward(l.rows, l.in, l.out, l.x, l.w, l.dy, l.dx, l.dw, l.db);
+}
+
+template <bool Batched, bool Async>
+Napi::Value gemm_entry(const Napi::CallbackInfo& info) {
+  const char* fn = Batched ? (Async ? "gemmBatchedAsync" : "gemmBatched") : (Async ? "gemmAsync" : "gemm");
+  ArgContext c{info.Env(), fn};
+  auto call = std::make_shared<GemmCall>();
+  parse_gemm(c, info, Batched, *call);
+  if (!Async) {
+    gemm(call->p);
+    return call->result.Value();
+  }
+  return KernelWorker::Start(info.Env(), fn, [call] { gemm(call->p); },
+                             [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
+}
+
+template <bool Backward, bool Async>
+Napi::Value linear_entry(const Napi::CallbackInfo& info) {
+  const char* fn = Backward ? (Async ? "linearBackwardAsync" : "linearBackward")
+                            : (Async ? "linearForwardAsync" : "linearForward");
+  ArgContext c{info.Env(), fn};
+  auto call = std::make_shared<LinearCall>();
+  parse_linear(c, info, Backward, *call);
+  if (!Async) {
+    run_linear(*call, Backward);
+    return call->result.Value();
+  }
+  return KernelWorker::Start(info.Env(), fn, [call] { run_linear(*call, Backward); },
+                             [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
+}
+
+}  // namespace
+
+void register_gemm(Napi::Env env, Napi::Object exports) {
+  exports.Set("gemm", Napi::Function::New(env, gemm_entry<false, false>));
+  exports.Set("gemmAsync", Napi::Function::New(env, gemm_entry<false, true>));
+  exports.Set("gemmBatched", Napi::Function::New(env, gemm_entry<true, false>));
+  exports.Set("gemmBatchedAsync", Napi::Function::New(env, gemm_entry<true, true>));
+  exports.Set("linearForward", Napi::Function::New(env, linear_entry<false, false>));
+  exports.Set("linearForwardAsync", Napi::Function::New(env, linear_entry<false, true>));
+  exports.Set("linearBackward", Napi::Function::New(env, linear_entry<true, false>));
+  exports.Set("linearBackwardAsync", Napi::Function::New(env, linear_entry<true, true>));
+}
+
+}  // namespace attnode::binding

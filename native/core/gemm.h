@@ -1,0 +1,53 @@
+// General matrix products (GEMM) and the Linear layer built on them. Plain C++17, no Node headers.
+// Arguments are assumed valid here: native/binding checks them.
+//
+// Layout: every matrix is row-major with a leading dimension (the distance between rows):
+//   op(A) is M x K: A is stored M x K (lda >= K), or K x M when trans_a (lda >= M);
+//   op(B) is K x N: B is stored K x N (ldb >= N), or N x K when trans_b (ldb >= K);
+//   C is M x N (ldc >= N).
+// C = alpha * op(A) op(B) + beta * C (+ bias[n] on every row). With beta == 0, C is only written,
+// never read (NaN or garbage there does not propagate), as in BLAS; with alpha == 0 or K == 0,
+// A and B are not read.
+//
+// Determinism: each element of C is reduced over k in an order fixed by the ISA variant's block
+// sizes and by M (which path runs), never by the thread count, so results are bitwise identical
+// across runs and thread counts. Different ISA variants round differently (tests compare them
+// with a tolerance).
+#pragma once
+#include <cstdint>
+
+namespace attnode {
+
+struct GemmParams {
+  int64_t M = 0, N = 0, K = 0;
+  bool trans_a = false, trans_b = false;
+  float alpha = 1.f, beta = 0.f;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  // Strided batch: entry i uses a + i * stride_a, b + i * stride_b, c + i * stride_c. A stride of
+  // 0 shares that operand across the batch (not allowed for C: entries are written in parallel).
+  int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
+  // Optional [N]: added to every row of C after the product (the fused bias of a Linear layer).
+  const float* bias = nullptr;
+  // Optional [M], batch == 1 only: receives sum_k op(A)(i, k) for each row i, computed while A is
+  // packed (the fused bias gradient of a Linear layer: op(A) = dy^T).
+  float* row_sums_a = nullptr;
+};
+
+// Runs on the active ISA variant (core/dispatch.h) with attnode::num_threads() threads.
+void gemm(const GemmParams& p);
+
+// Linear layer, PyTorch layout: x [rows, in], W [out, in], b [out] (may be null), y [rows, out].
+// y = x W^T + b.
+void linear_forward(int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
+                    const float* b, float* y);
+// dy [rows, out] -> dx [rows, in] = dy W (skipped when dx is null), dW [out, in] = dy^T x,
+// db [out] = sum over rows of dy (skipped when db is null). dW and db are overwritten.
+void linear_backward(int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
+                     const float* dy, float* dx, float* dw, float* db);
+
+}  // namespace attnode

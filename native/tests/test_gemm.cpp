@@ -1,0 +1,285 @@
+// GEMM and Linear kernels against a float64 reference, for every ISA variant this machine runs:
+// odd sizes on both paths (small M and packed), all transpose combinations, padded leading
+// dimensions, alpha/beta (beta = 0 over a NaN-poisoned C), bias, fused row sums, strided batches
+// (shared operands, per-entry and team threading), several k/column/row blocks; outputs are
+// poisoned before every call, and results must be bitwise identical across thread counts.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "core/dispatch.h"
+#include "core/gemm.h"
+#include "core/threads.h"
+
+using attnode::GemmParams;
+using namespace attnode_test;
+
+namespace {
+
+constexpr double kTol = 2e-5;  // normwise relative error of a float32 product (K up to ~2000)
+
+// max|a - ref| / max|ref| (absolute when ref is all zero); any NaN gives NaN, so `err <= tol` fails.
+template <class A, class R>
+double gemm_error(const A& a, const R& ref) {
+  if (a.size() != ref.size()) return std::numeric_limits<double>::infinity();
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double x = a[i], y = ref[i];
+    if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<double>::quiet_NaN();
+    num = std::fmax(num, std::fabs(x - y));
+    den = std::fmax(den, std::fabs(y));
+  }
+  return den > 0.0 ? num / den : num;
+}
+
+struct Case {
+  int64_t M, N, K;
+  bool ta, tb;
+  float alpha = 1.f, beta = 0.f;
+  int64_t pad = 0;  // extra columns in every leading dimension
+  int64_t batch = 1;
+  bool share_a = false, share_b = false;  // stride 0
+  bool bias = false, sums = false;
+};
+
+std::string describe(const Case& c) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "M=%lld N=%lld K=%lld ta=%d tb=%d alpha=%g beta=%g pad=%lld batch=%lld share=%d%d bias=%d sums=%d",
+                (long long)c.M, (long long)c.N, (long long)c.K, c.ta, c.tb, c.alpha, c.beta, (long long)c.pad,
+                (long long)c.batch, c.share_a, c.share_b, c.bias, c.sums);
+  return buf;
+}
+
+struct Data {
+  GemmParams p;
+  std::vector<float> a, b, c0, bias;
+};
+
+Data make(const Case& cs, uint64_t seed) {
+  Rng rng(seed);
+  Data d;
+  GemmParams& p = d.p;
+  p.M = cs.M; p.N = cs.N; p.K = cs.K;
+  p.trans_a = cs.ta; p.trans_b = cs.tb;
+  p.alpha = cs.alpha; p.beta = cs.beta;
+  p.lda = (cs.ta ? cs.M : cs.K) + cs.pad;
+  p.ldb = (cs.tb ? cs.K : cs.N) + cs.pad;
+  p.ldc = cs.N + cs.pad;
+  const int64_t asz = (cs.ta ? cs.K : cs.M) * p.lda, bsz = (cs.tb ? cs.N : cs.K) * p.ldb, csz = cs.M * p.ldc;
+  p.batch = cs.batch;
+  p.stride_a = cs.share_a ? 0 : asz;
+  p.stride_b = cs.share_b ? 0 : bsz;
+  p.stride_c = csz;
+  d.a.resize(cs.share_a ? asz : asz * cs.batch);
+  d.b.resize(cs.share_b ? bsz : bsz * cs.batch);
+  d.c0.resize(csz * cs.batch);
+  fill(d.a, rng, 1.f);
+  fill(d.b, rng, 1.f);
+  if (cs.beta == 0.f) poison(d.c0);  // must not leak into the result
+  else fill(d.c0, rng, 1.f);
+  if (cs.bias) {
+    d.bias.resize(cs.N);
+    fill(d.bias, rng, 1.f);
+  }
+  return d;
+}
+
+// float64 reference of every batch entry; padding columns of C keep their initial value.
+std::vector<double> reference(const Data& d, std::vector<double>* sums) {
+  const GemmParams& p = d.p;
+  std::vector<double> out(d.c0.begin(), d.c0.end());
+  for (int64_t e = 0; e < p.batch; ++e) {
+    const float* A = d.a.data() + e * p.stride_a;
+    const float* B = d.b.data() + e * p.stride_b;
+    for (int64_t i = 0; i < p.M; ++i)
+      for (int64_t j = 0; j < p.N; ++j) {
+        double s = 0.0;
+        for (int64_t k = 0; k < p.K; ++k) {
+          const double x = p.trans_a ? A[k * p.lda + i] : A[i * p.lda + k];
+          const double y = p.trans_b ? B[j * p.ldb + k] : B[k * p.ldb + j];
+          s += x * y;
+        }
+        double& c = out[e * p.stride_c + i * p.ldc + j];
+        c = p.alpha * s + (p.beta == 0.f ? 0.0 : p.beta * c) + (d.bias.empty() ? 0.0 : d.bias[j]);
+      }
+  }
+  if (sums) {
+    sums->assign(p.M, 0.0);
+    for (int64_t i = 0; i < p.M; ++i)
+      for (int64_t k = 0; k < p.K; ++k) (*sums)[i] += p.trans_a ? d.a[k * p.lda + i] : d.a[i * p.lda + k];
+  }
+  return out;
+}
+
+// Runs the case on the active variant; padding columns of C must stay untouched.
+std::vector<float> run(const Data& d, bool sums, std::vector<float>* row_sums) {
+  GemmParams p = d.p;
+  std::vector<float> c = d.c0;
+  p.a = d.a.data(); p.b = d.b.data(); p.c = c.data();
+  p.bias = d.bias.empty() ? nullptr : d.bias.data();
+  if (sums) {
+    row_sums->assign(p.M, 0.f);
+    poison(*row_sums);
+    p.row_sums_a = row_sums->data();
+  }
+  attnode::gemm(p);
+  return c;
+}
+
+void check_case(const Case& cs, uint64_t seed, std::vector<float>* portable_out) {
+  const Data d = make(cs, seed);
+  std::vector<double> ref_sums;
+  const std::vector<double> ref = reference(d, cs.sums ? &ref_sums : nullptr);
+  std::vector<float> sums1, sums2;
+  attnode::set_num_threads(1);
+  const std::vector<float> c1 = run(d, cs.sums, &sums1);
+  attnode::set_num_threads(3);  // more threads than cores: a different split of C
+  const std::vector<float> c3 = run(d, cs.sums, &sums2);
+  attnode::set_num_threads(2);
+  const std::vector<float> c2 = run(d, cs.sums, &sums2);
+  context() = std::string(attnode::active_kernels().name) + " " + describe(cs);
+  // Padding columns of C: untouched (bitwise, NaN included).
+  bool pad_ok = true;
+  for (int64_t e = 0; e < cs.batch; ++e)
+    for (int64_t i = 0; i < cs.M; ++i)
+      for (int64_t j = cs.N; j < d.p.ldc; ++j) {
+        const size_t at = e * d.p.stride_c + i * d.p.ldc + j;
+        pad_ok &= std::memcmp(&c2[at], &d.c0[at], 4) == 0;
+      }
+  CHECK(pad_ok);
+  std::vector<double> got(c2.begin(), c2.end()), want = ref;
+  if (cs.beta == 0.f)  // the poisoned padding is equal on both sides; compare only the product
+    for (size_t i = 0; i < got.size(); ++i)
+      if (std::isnan(d.c0[i])) {
+        const int64_t col = (i % d.p.stride_c) % d.p.ldc;
+        if (col >= cs.N) got[i] = want[i] = 0.0;
+      }
+  const double err = gemm_error(got, want);
+  CHECK_MSG(err <= kTol, "rel error " + std::to_string(err));
+  CHECK_MSG(bitwise_equal(c1, c2), "1 vs 2 threads differ");
+  CHECK_MSG(bitwise_equal(c3, c2), "3 vs 2 threads differ");
+  if (cs.sums) {
+    const double serr = gemm_error(sums2, ref_sums);
+    CHECK_MSG(serr <= kTol, "row sums rel error " + std::to_string(serr));
+    CHECK_MSG(bitwise_equal(sums1, sums2), "row sums: 1 vs 2 threads differ");
+  }
+  if (portable_out) {
+    if (portable_out->empty()) {
+      *portable_out = c2;
+    } else {
+      std::vector<double> mine(c2.begin(), c2.end()), port(portable_out->begin(), portable_out->end());
+      if (cs.beta == 0.f)
+        for (size_t i = 0; i < mine.size(); ++i)
+          if ((i % d.p.stride_c) % d.p.ldc >= static_cast<size_t>(cs.N)) mine[i] = port[i] = 0.0;
+      const double verr = gemm_error(mine, port);
+      CHECK_MSG(verr <= kTol, "vs portable: rel error " + std::to_string(verr));
+    }
+  }
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  const int64_t ms[] = {1, 7, 16, 17, 33, 257};
+  const int64_t ns[] = {1, 7, 33, 257};
+  const int64_t ks[] = {1, 7, 33, 257};
+  for (int64_t m : ms)
+    for (int64_t n : ns)
+      for (int64_t k : ks)
+        for (int t = 0; t < 4; ++t) {
+          if (m * n * k > 1000000 && t != 0 && t != 3) continue;  // keep the big ones to NN and TT
+          Case c{m, n, k, (t & 1) != 0, (t & 2) != 0};
+          out.push_back(c);
+        }
+  // alpha / beta / bias / padded leading dims, on both paths
+  for (int64_t m : {5, 40})
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      Case c{m, 45, 70, ta, tb};
+      c.alpha = 0.5f; c.beta = -1.5f; out.push_back(c);
+      c.alpha = -2.f; c.beta = 0.f; c.bias = true; out.push_back(c);
+      c.alpha = 1.f; c.beta = 1.f; c.bias = true; c.pad = 3; out.push_back(c);
+      c.alpha = 0.f; c.beta = 2.f; c.bias = false; c.pad = 0; out.push_back(c);  // A, B unread
+      Case z{m, 45, 0, ta, tb}; z.beta = 0.f; z.bias = true; out.push_back(z);   // K = 0
+      Case s{m, 33, 300, ta, tb}; s.sums = true; out.push_back(s);               // fused row sums
+      Case s2{m, 33, 600, ta, tb}; s2.sums = true; s2.beta = 0.5f; out.push_back(s2);
+    }
+  // several k-blocks, column blocks (NC) and row blocks (MC)
+  out.push_back(Case{40, 70, 1100, false, false});
+  out.push_back(Case{40, 70, 1100, true, true, 0.75f, 0.25f});
+  out.push_back(Case{20, 4200, 20, false, true});
+  out.push_back(Case{20, 4200, 20, true, false, 1.f, 0.f, 0, 1, false, false, true, true});
+  out.push_back(Case{700, 50, 40, false, false});
+  out.push_back(Case{700, 50, 40, true, true, 1.f, 1.f, 2});
+  out.push_back(Case{3, 2100, 300, false, false, 1.f, 0.f, 1});  // small path, several column tiles
+  out.push_back(Case{9, 2100, 300, true, true, 1.f, 0.5f, 1, 1, false, false, true, true});
+  // strided batches: per-entry threading (many small), team threading (few large), shared operands
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    Case b1{12, 20, 30, ta, tb}; b1.batch = 9; out.push_back(b1);
+    Case b2{40, 50, 60, ta, tb}; b2.batch = 9; b2.share_b = true; b2.beta = 0.5f; out.push_back(b2);
+    Case b3{300, 70, 200, ta, tb}; b3.batch = 2; b3.share_a = true; b3.bias = true; out.push_back(b3);
+    Case b4{3, 300, 64, ta, tb}; b4.batch = 3; out.push_back(b4);
+  }
+  return out;
+}
+
+void test_gemm_all_isas() {
+  const std::vector<Case> cs = cases();
+  std::vector<std::vector<float>> portable(cs.size());
+  for (const std::string& isa : attnode::supported_isas()) {  // portable first
+    CHECK(attnode::set_isa(isa).empty());
+    for (size_t i = 0; i < cs.size(); ++i) check_case(cs[i], 1000 + i, &portable[i]);
+  }
+}
+
+// Linear forward/backward against float64 sums, on both GEMM paths.
+void test_linear() {
+  for (const std::string& isa : attnode::supported_isas()) {
+    CHECK(attnode::set_isa(isa).empty());
+    for (int64_t rows : {1, 5, 37}) {
+      const int64_t in = 45, out = 29;
+      context() = isa + " linear rows=" + std::to_string(rows);
+      Rng rng(77 + rows);
+      std::vector<float> x(rows * in), w(out * in), b(out), dy(rows * out);
+      fill(x, rng, 1.f); fill(w, rng, 1.f); fill(b, rng, 1.f); fill(dy, rng, 1.f);
+      std::vector<float> y(rows * out), dx(rows * in), dw(out * in), db(out);
+      poison(y); poison(dx); poison(dw); poison(db);
+      attnode::linear_forward(rows, in, out, x.data(), w.data(), b.data(), y.data());
+      attnode::linear_backward(rows, in, out, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
+      std::vector<double> ry(rows * out), rdx(rows * in, 0.0), rdw(out * in, 0.0), rdb(out, 0.0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t o = 0; o < out; ++o) {
+          double s = b[o];
+          for (int64_t i = 0; i < in; ++i) s += double(x[r * in + i]) * w[o * in + i];
+          ry[r * out + o] = s;
+          rdb[o] += dy[r * out + o];
+          for (int64_t i = 0; i < in; ++i) {
+            rdx[r * in + i] += double(dy[r * out + o]) * w[o * in + i];
+            rdw[o * in + i] += double(dy[r * out + o]) * x[r * in + i];
+          }
+        }
+      CHECK(gemm_error(y, ry) <= kTol);
+      CHECK(gemm_error(dx, rdx) <= kTol);
+      CHECK(gemm_error(dw, rdw) <= kTol);
+      CHECK(gemm_error(db, rdb) <= kTol);
+      // no input gradient, no bias: dx untouched
+      poison(dx);
+      attnode::linear_backward(rows, in, out, x.data(), w.data(), dy.data(), nullptr, dw.data(), nullptr);
+      CHECK(gemm_error(dw, rdw) <= kTol);
+      attnode::linear_forward(rows, in, out, x.data(), w.data(), nullptr, y.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t o = 0; o < out; ++o) ry[r * out + o] -= b[o];
+      CHECK(gemm_error(y, ry) <= kTol);
+    }
+  }
+}
+
+}  // namespace
+
+int main() {
+  test_gemm_all_isas();
+  test_linear();
+  attnode::set_isa(attnode::best_isa());
+  return finish();
+}
