@@ -1,32 +1,38 @@
 #!/usr/bin/env node
-// attnode command line. `demo` will train the date task once the model exists (issue: training);
-// until then it runs the attention kernels end to end and reports what this machine can do.
-import { kernels } from './kernels.js';
-import { cpuInfo } from './runtime.js';
+// attnode command line: demo | train | translate.
+import { UsageError } from './cli/args.js';
+import { demo, readVersion, train, translate } from './cli/commands.js';
+import { packageRoot } from './package-root.js';
 
-function demo(): void {
-  const info = cpuInfo();
-  console.log(`attnode on ${info.vendor}: variant ${info.isa} (supported: ${info.supportedIsas.join(', ')}), ${info.threads} threads`);
-  const shape = { batch: 8, heads: 8, qLen: 256, kvLen: 256, headDim: 64 };
-  const n = shape.batch * shape.qLen * shape.heads * shape.headDim;
-  const q = new Float32Array(n).map(() => Math.random() - 0.5);
-  const k = new Float32Array(n).map(() => Math.random() - 0.5);
-  const v = new Float32Array(n).map(() => Math.random() - 0.5);
-  const t0 = performance.now();
-  const { out, lse } = kernels.attentionForward(q, k, v, shape, { causal: true });
-  const dout = new Float32Array(n).fill(1e-3);
-  kernels.attentionBackward(q, k, v, out, lse, dout, shape, { causal: true });
-  const ms = performance.now() - t0;
-  console.log(`causal attention forward+backward, (B,H,T,D) = (8,8,256,64): ${ms.toFixed(1)} ms`);
-  console.log('The training demo (the date-normalisation task) arrives with the model; see README.');
+const USAGE = `usage:
+  attnode demo [--steps N] [--out DIR]
+      train the date-normalisation model on this CPU, report held-out accuracy, save it
+  attnode train (--task dates|copy|reverse|sort | --data pairs.tsv) --out DIR [--steps N]
+      [--batch-size N] [--lr X] [--seed N] [--label-smoothing X] [--d-model N] [--heads N]
+      [--kv-heads N] [--ff-dim N] [--encoder-layers N] [--decoder-layers N] [--dropout X]
+      [--activation relu|gelu|silu] [--norm pre|post] [--positions sinusoidal|learned] [--max-len N]
+  attnode translate --model DIR [--max-new-tokens N] ["text" ...]
+      one output per input; with no text, reads one input per line from stdin
+  attnode --version`;
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'demo': return demo(rest);
+    case 'train': return train(rest);
+    case 'translate': return translate(rest);
+    case '--version': process.stdout.write(readVersion(packageRoot) + '\n'); return;
+    case undefined: case '--help': case 'help': process.stdout.write(USAGE + '\n'); return;
+    default: throw new UsageError(`unknown command '${cmd}'`);
+  }
 }
 
-const [cmd] = process.argv.slice(2);
-switch (cmd) {
-  case 'demo':
-    demo();
-    break;
-  default:
-    console.log('usage: attnode demo');
-    process.exitCode = cmd === undefined || cmd === '--help' ? 0 : 2;
-}
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError) {
+    process.stderr.write(`attnode: ${e.message}\n\n${USAGE}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`attnode: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  }
+});

@@ -146,12 +146,13 @@ function fixFor(attempts: readonly LoadAttempt[], libc: Libc | undefined, missin
  * libgomp reads its settings once, when the addon loads. Its default lets a thread that waits at a
  * barrier spin for up to ~300k iterations, which on a busy machine (more runnable processes than
  * cores) burns the time the thread it waits for needs: steps of a small model ran 20x slower under
- * load. A bounded spin keeps the low wake-up latency on an idle machine and gives the core away
+ * load. A short spin (500 pauses, tens of microseconds: a pause is ~140 cycles here) keeps a low
+ * wake-up latency on an idle machine and gives the core away
  * soon on a busy one. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
  */
 function boundOpenMpSpinning(): void {
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
-    process.env.GOMP_SPINCOUNT = '30000';
+    process.env.GOMP_SPINCOUNT = '500';
   }
 }
 

@@ -7,11 +7,23 @@ export class Arena {
   private free = new Map<number, Float32Array[]>();
   private used: Float32Array[] = [];
 
+  /**
+   * Buffers come in size classes (steps of 1/8 of a power of two), so batches padded to different
+   * lengths reuse the same buffers instead of growing one free list per exact length. The caller
+   * gets an exact-length view.
+   */
+  private static sizeClass(n: number): number {
+    if (n <= 64) return 64;
+    const step = 2 ** Math.max(0, Math.floor(Math.log2(n)) - 3);
+    return Math.ceil(n / step) * step;
+  }
+
   take(length: number): Float32Array {
-    const list = this.free.get(length);
-    const buf = list && list.length > 0 ? list.pop()! : new Float32Array(length);
+    const size = Arena.sizeClass(length);
+    const list = this.free.get(size);
+    const buf = list && list.length > 0 ? list.pop()! : new Float32Array(size);
     this.used.push(buf);
-    return buf;
+    return buf.length === length ? buf : buf.subarray(0, length);
   }
 
   /** A buffer filled with zeros. */
@@ -26,6 +38,11 @@ export class Arena {
       list.push(buf);
     }
     this.used = [];
+  }
+
+  /** Drops every free buffer (memory goes back to the system). */
+  trim(): void {
+    this.free.clear();
   }
 
   /** Bytes held (free and in use), for memory reports. */

@@ -1,0 +1,124 @@
+// The commands behind `attnode demo | train | translate`.
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CharTokenizer } from '../data/char.js';
+import { encodePairs } from '../data/examples.js';
+import { BatchLoader } from '../data/loader.js';
+import { readTsvSync } from '../data/tsv.js';
+import type { Tokenizer } from '../data/tokenizer.js';
+import type { Seq2SeqModelConfig } from '../nn/config.js';
+import { Seq2SeqTransformer } from '../nn/seq2seq.js';
+import { loadModel, saveModel } from '../train/checkpoint.js';
+import { Trainer } from '../train/trainer.js';
+import { intFlag, numFlag, parseArgs, strFlag, UsageError } from './args.js';
+import { DEMO_RECIPE, exactMatch, runRecipe } from './demo.js';
+import { ProgressBar } from './progress.js';
+
+const log = (line: string): void => void process.stdout.write(line + '\n');
+
+export async function demo(argv: readonly string[]): Promise<void> {
+  const p = parseArgs(argv, { out: 'value', steps: 'value' });
+  const out = strFlag(p, 'out') ?? path.join(os.tmpdir(), 'attnode-demo-model');
+  log('attnode demo: learning to normalise dates ("the 3rd of March, 2021" -> 2021-03-03) on this CPU');
+  await runRecipe({ ...DEMO_RECIPE, steps: intFlag(p, 'steps', DEMO_RECIPE.steps), out, log });
+}
+
+const MODEL_FLAGS = {
+  'd-model': 'value', heads: 'value', 'kv-heads': 'value', 'ff-dim': 'value', 'encoder-layers': 'value', 'decoder-layers': 'value',
+  dropout: 'value', activation: 'value', norm: 'value', positions: 'value', 'max-len': 'value',
+} as const;
+
+function modelFlags(p: ReturnType<typeof parseArgs>, base: Partial<Seq2SeqModelConfig>): Partial<Seq2SeqModelConfig> {
+  const m: Partial<Seq2SeqModelConfig> = { ...base };
+  const dModel = intFlag(p, 'd-model', m.dModel ?? 256);
+  const heads = intFlag(p, 'heads', m.heads ?? 4);
+  m.dModel = dModel;
+  m.heads = heads;
+  if (p.flags.has('kv-heads')) m.kvHeads = intFlag(p, 'kv-heads', heads);
+  m.ffDim = intFlag(p, 'ff-dim', m.ffDim ?? 4 * dModel);
+  m.encoderLayers = intFlag(p, 'encoder-layers', m.encoderLayers ?? 3);
+  m.decoderLayers = intFlag(p, 'decoder-layers', m.decoderLayers ?? 3);
+  m.dropout = numFlag(p, 'dropout', m.dropout ?? 0.1, 0, 0.99);
+  m.maxLen = intFlag(p, 'max-len', m.maxLen ?? 256);
+  const act = strFlag(p, 'activation');
+  if (act !== undefined) {
+    if (act !== 'relu' && act !== 'gelu' && act !== 'silu') throw new UsageError(`--activation must be relu, gelu or silu, got ${act}`);
+    m.activation = act;
+  }
+  const norm = strFlag(p, 'norm');
+  if (norm !== undefined) {
+    if (norm !== 'pre' && norm !== 'post') throw new UsageError(`--norm must be pre or post, got ${norm}`);
+    m.norm = norm;
+  }
+  const pos = strFlag(p, 'positions');
+  if (pos !== undefined) {
+    if (pos !== 'sinusoidal' && pos !== 'learned') throw new UsageError(`--positions must be sinusoidal or learned, got ${pos}`);
+    m.positions = pos;
+  }
+  return m;
+}
+
+export async function train(argv: readonly string[]): Promise<void> {
+  const p = parseArgs(argv, { task: 'value', data: 'value', out: 'value', steps: 'value', 'batch-size': 'value', lr: 'value', seed: 'value',
+    'label-smoothing': 'value', ...MODEL_FLAGS });
+  const out = strFlag(p, 'out');
+  if (!out) throw new UsageError('train needs --out DIR (where the model is saved)');
+  const task = strFlag(p, 'task'), data = strFlag(p, 'data');
+  if ((task === undefined) === (data === undefined)) throw new UsageError('train needs exactly one of --task dates|copy|reverse|sort and --data pairs.tsv');
+  const seed = intFlag(p, 'seed', 1, 0);
+  if (task !== undefined) {
+    if (task !== 'dates' && task !== 'copy' && task !== 'reverse' && task !== 'sort') throw new UsageError(`--task must be dates, copy, reverse or sort, got ${task}`);
+    await runRecipe({ ...DEMO_RECIPE, task, out, seed, log, steps: intFlag(p, 'steps', DEMO_RECIPE.steps),
+      batchSize: intFlag(p, 'batch-size', DEMO_RECIPE.batchSize), lr: numFlag(p, 'lr', DEMO_RECIPE.lr, 1e-7, 1),
+      model: modelFlags(p, DEMO_RECIPE.model) });
+    return;
+  }
+  const pairs = readTsvSync(data!);
+  if (pairs.length === 0) throw new UsageError(`--data ${data}: no pairs`);
+  const tok = CharTokenizer.fromTexts([...pairs.map((x) => x.source), ...pairs.map((x) => x.target)]);
+  const steps = intFlag(p, 'steps', 2000), lr = numFlag(p, 'lr', 1e-3, 1e-7, 1);
+  const cfg = modelFlags(p, { norm: 'pre' });
+  const longest = Math.max(...pairs.map((x) => Math.max(tok.encode(x.source).length + 1, tok.encode(x.target).length + 1)));
+  const model = new Seq2SeqTransformer({ ...cfg, maxLen: Math.max(cfg.maxLen ?? 0, longest + 8), srcVocab: tok.vocabSize, tgtVocab: tok.vocabSize,
+    seed, padId: tok.padId, bosId: tok.bosId, eosId: tok.eosId });
+  const loader = new BatchLoader(encodePairs(pairs, { source: tok }),
+    { batchSize: intFlag(p, 'batch-size', 32), shuffle: true, seed, bos: tok.bosId, eos: tok.eosId, padId: tok.padId });
+  log(`${pairs.length} pairs from ${data}; ${model.numParameters().toLocaleString('en-US')} parameters; ${steps} steps`);
+  const trainer = new Trainer(model, { optimizer: { lr }, labelSmoothing: numFlag(p, 'label-smoothing', 0.1, 0, 0.99),
+    schedule: { kind: 'inverseSqrt', lr, warmup: Math.min(400, Math.max(1, Math.floor(steps / 10))) } });
+  const bar = new ProgressBar();
+  await trainer.fit(loader, { steps, onProgress: (x) => bar.update(x) });
+  bar.done();
+  const sample = pairs.slice(0, Math.min(pairs.length, 200));
+  const { accuracy } = exactMatch(model, tok, sample, model.config.maxLen - 1);
+  log(`exact match on ${sample.length} training pairs: ${(accuracy * 100).toFixed(1)}%`);
+  await saveModel(out, model, { tokenizer: tok });
+  log(`saved the model to ${out}`);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function translate(argv: readonly string[]): Promise<void> {
+  const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value' });
+  const dir = strFlag(p, 'model');
+  if (!dir) throw new UsageError('translate needs --model DIR');
+  const { model, tokenizer } = await loadModel(dir);
+  if (!tokenizer) throw new UsageError(`--model ${dir}: the checkpoint has no tokenizer`);
+  const inputs = p.positionals.length > 0 ? p.positionals : (await readStdin()).split(/\r?\n/).filter((l) => l.length > 0);
+  const maxNew = intFlag(p, 'max-new-tokens', model.config.maxLen - 1);
+  const { outputs } = exactMatch(model, tokenizer as Tokenizer, inputs.map((s) => ({ source: s, target: '' })), Math.min(maxNew, model.config.maxLen - 1));
+  for (const o of outputs) log(o);
+}
+
+export function readVersion(root: string): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? '?';
+  } catch {
+    return '?';
+  }
+}

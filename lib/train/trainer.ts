@@ -1,0 +1,168 @@
+// Trainer: teacher-forced training of a Seq2SeqTransformer with label-smoothed cross-entropy,
+// gradient accumulation, clipping, a learning-rate schedule, periodic evaluation, progress
+// reports and an AbortSignal. fit() yields to the event loop between steps so progress output,
+// timers and aborts are served; one step's math runs in native kernels.
+import type { Seq2SeqBatch } from '../data/batching.js';
+import type { MaskMode } from '../nn/masks.js';
+import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
+import * as ops from '../ops/index.js';
+import { noGrad, tape } from '../tensor.js';
+import { NonFiniteError, Optimizer, type OptimizerOptions } from './optimizer.js';
+import { learningRate, type Schedule } from './schedule.js';
+
+export interface TrainerOptions {
+  optimizer?: Partial<OptimizerOptions>;
+  /** Default: inverse-sqrt with 400 warmup steps at the optimizer's lr. */
+  schedule?: Schedule;
+  /** Default 0.1. */
+  labelSmoothing?: number;
+  /** Label value that is not counted (padding). Default -100. */
+  ignoreIndex?: number;
+  /** 'dynamic' (default): causal flag and lengths; 'static': explicit mask arrays. */
+  maskMode?: MaskMode;
+}
+
+/** Anything that hands out batches: a BatchLoader, or an array wrapped by `batchesOf`. */
+export interface BatchSource {
+  next(): Seq2SeqBatch;
+}
+
+export interface Progress {
+  step: number;
+  totalSteps: number;
+  /** Mean loss per target token of this step. */
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Target tokens per second over the whole run so far. */
+  tokensPerSecond: number;
+  elapsedMs: number;
+  etaMs: number;
+  /** Present on steps where evaluation ran. */
+  evalLoss?: number;
+}
+
+export interface FitOptions {
+  /** Optimizer steps to take (counting from the trainer's current step). */
+  steps: number;
+  /** Micro-batches per optimizer step (gradient accumulation). Default 1. */
+  accumulate?: number;
+  evalData?: readonly Seq2SeqBatch[];
+  /** Evaluate every N steps (and at the end) when evalData is given. Default 500. */
+  evalEvery?: number;
+  onProgress?: (p: Progress) => void;
+  /** Report progress every N steps (default 10; evaluation steps always report). */
+  progressEvery?: number;
+  /** Called after each step, e.g. to save a checkpoint; may be async. */
+  afterStep?: (step: number) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface StepResult {
+  loss: number;
+  tokens: number;
+  gradNorm: number;
+  lr: number;
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  return new DOMException('The training was aborted', 'AbortError');
+}
+
+export class Trainer {
+  readonly optimizer: Optimizer;
+  readonly schedule: Schedule;
+  readonly labelSmoothing: number;
+  readonly ignoreIndex: number;
+  readonly maskMode: MaskMode;
+
+  constructor(readonly model: Seq2SeqTransformer, opts: TrainerOptions = {}) {
+    this.optimizer = new Optimizer(model.parameters(), opts.optimizer);
+    this.schedule = opts.schedule ?? { kind: 'inverseSqrt', lr: this.optimizer.opts.lr, warmup: 400 };
+    this.labelSmoothing = opts.labelSmoothing ?? 0.1;
+    this.ignoreIndex = opts.ignoreIndex ?? -100;
+    this.maskMode = opts.maskMode ?? 'dynamic';
+  }
+
+  get step(): number {
+    return this.optimizer.step;
+  }
+
+  /** Loss of one batch with gradients accumulated into the parameters (no update). */
+  private accumulate(b: Seq2SeqBatch, step: number): ops.LossValue {
+    const logits = this.model.forward(b, { training: true, step, maskMode: this.maskMode });
+    const l = ops.crossEntropySum(logits, b.labels, { labelSmoothing: this.labelSmoothing, ignoreIndex: this.ignoreIndex });
+    if (!Number.isFinite(l.sum)) {
+      tape.clear();
+      throw new NonFiniteError(`training: the loss is ${l.sum} at step ${step}; no weight was changed`, step);
+    }
+    tape.run();
+    return l;
+  }
+
+  /** One optimizer step over the given micro-batches. On a non-finite loss or gradient, throws before any weight changes. */
+  trainStep(batches: readonly Seq2SeqBatch[]): StepResult {
+    const step = this.optimizer.step + 1;
+    let sum = 0, count = 0;
+    try {
+      for (const b of batches) {
+        const l = this.accumulate(b, step);
+        sum += l.sum;
+        count += l.count;
+      }
+      const lr = learningRate(this.schedule, step);
+      const gradNorm = count > 0 ? this.optimizer.apply(lr, 1 / count) : 0;
+      return { loss: count > 0 ? sum / count : 0, tokens: count, gradNorm, lr };
+    } finally {
+      this.model.zeroGrad();
+      ops.arena.releaseAll();
+    }
+  }
+
+  /** Mean loss per counted token over batches, without gradients or dropout. */
+  evaluate(batches: readonly Seq2SeqBatch[]): { loss: number; tokens: number } {
+    let sum = 0, count = 0;
+    noGrad(() => {
+      for (const b of batches) {
+        const logits = this.model.forward(b, { training: false, maskMode: this.maskMode });
+        const l = ops.crossEntropySum(logits, b.labels, { labelSmoothing: this.labelSmoothing, ignoreIndex: this.ignoreIndex });
+        sum += l.sum;
+        count += l.count;
+        ops.arena.releaseAll();
+      }
+    });
+    return { loss: count > 0 ? sum / count : 0, tokens: count };
+  }
+
+  async fit(data: BatchSource, o: FitOptions): Promise<{ steps: number; loss: number; tokensPerSecond: number; evalLoss?: number }> {
+    if (!Number.isInteger(o.steps) || o.steps < 0) throw new RangeError(`fit: steps must be a non-negative integer, got ${String(o.steps)}`);
+    const accumulate = o.accumulate ?? 1;
+    if (!Number.isInteger(accumulate) || accumulate < 1) throw new RangeError(`fit: accumulate must be a positive integer, got ${String(o.accumulate)}`);
+    const evalEvery = o.evalEvery ?? 500, every = o.progressEvery ?? 10;
+    const start = performance.now();
+    let tokens = 0, last: StepResult = { loss: 0, tokens: 0, gradNorm: 0, lr: 0 }, evalLoss: number | undefined;
+    for (let n = 1; n <= o.steps; ++n) {
+      if (o.signal?.aborted) throw abortError(o.signal);
+      const micro: Seq2SeqBatch[] = [];
+      for (let a = 0; a < accumulate; ++a) micro.push(data.next());
+      last = this.trainStep(micro);
+      tokens += last.tokens;
+      const evalNow = o.evalData !== undefined && (n % evalEvery === 0 || n === o.steps);
+      if (evalNow) evalLoss = this.evaluate(o.evalData!).loss;
+      if (o.onProgress && (n % every === 0 || n === o.steps || evalNow)) {
+        const elapsedMs = performance.now() - start;
+        o.onProgress({
+          step: this.step, totalSteps: this.step - n + o.steps, loss: last.loss, lr: last.lr, gradNorm: last.gradNorm,
+          tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs, etaMs: (elapsedMs / n) * (o.steps - n),
+          ...(evalNow ? { evalLoss: evalLoss! } : {}),
+        });
+      }
+      if (o.afterStep) await o.afterStep(this.step);
+      await new Promise<void>((r) => setImmediate(r));  // let timers, I/O and aborts run
+    }
+    const seconds = (performance.now() - start) / 1000;
+    return { steps: o.steps, loss: last.loss, tokensPerSecond: tokens / Math.max(seconds, 1e-9), ...(evalLoss !== undefined ? { evalLoss } : {}) };
+  }
+}
