@@ -1,6 +1,7 @@
 // The masks each attention of an encoder-decoder sees (DESIGN.md, "Model contract"), built either
 // as dynamic kernel options (a causal flag and lengths, never materialised) or as static mask
 // arrays (built here, read by the kernel). Both give the same result for every real position.
+import { causalMask } from '../data/masks.js';
 import type { AttentionOptions } from '../kernels.js';
 
 export type MaskMode = 'dynamic' | 'static';
@@ -9,20 +10,6 @@ export interface Seq2SeqMasks {
   encoderSelf: AttentionOptions;
   decoderSelf: AttentionOptions;
   cross: AttentionOptions;
-}
-
-/** [tq * tk] with 1 where key j may be seen by query i under the bottom-right causal rule. */
-export function causalMask(tq: number, tk: number): Uint8Array {
-  const m = new Uint8Array(tq * tk);
-  for (let i = 0; i < tq; ++i) for (let j = 0; j <= i + tk - tq && j < tk; ++j) m[i * tk + j] = 1;
-  return m;
-}
-
-/** [batch * t] with 1 where position j < lengths[b]. */
-export function paddingMask(lengths: Int32Array, t: number): Uint8Array {
-  const m = new Uint8Array(lengths.length * t);
-  lengths.forEach((len, b) => m.fill(1, b * t, b * t + Math.min(len, t)));
-  return m;
 }
 
 /** A static [batch, 1, tq, tk] mask: key padding of each entry, and causal if asked. */
