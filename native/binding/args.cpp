@@ -38,6 +38,15 @@ std::string describe(const Napi::Value& v) {
   return "a value of another type";
 }
 
+const char* typed_bytes(const Napi::TypedArray& a) {
+  void* first = nullptr;
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  napi_value backing;
+  NAPI_THROW_IF_FAILED(a.Env(), napi_get_typedarray_info(a.Env(), a, &type, &length, &first, &backing, &offset), nullptr);
+  return static_cast<const char*>(first);
+}
+
 int64_t get_int(const ArgContext& c, const Napi::Object& o, const char* key, const std::string& name,
                 int64_t lo, int64_t hi, int64_t fallback) {
   Napi::Value v = o.Get(key);

@@ -17,6 +17,10 @@ struct ArgContext {
 
 std::string describe(const Napi::Value& v);  // "a string", "a Float64Array", "undefined", ...
 
+// First byte of a typed array's elements, for ArrayBuffer and SharedArrayBuffer backing alike
+// (Napi::TypedArray::ArrayBuffer() throws for a SharedArrayBuffer).
+const char* typed_bytes(const Napi::TypedArray& a);
+
 // An integer property of an object in [lo, hi]; `fallback` is used when the property is
 // undefined, unless fallback < lo (then it is required).
 int64_t get_int(const ArgContext& c, const Napi::Object& o, const char* key, const std::string& name,

@@ -166,9 +166,8 @@ struct Span {
   const void* hi;
   std::string name;
 };
-// Data() works for arrays on an ArrayBuffer and on a SharedArrayBuffer alike.
 Span span_of(const Napi::Float32Array& a, const std::string& name) {
-  const char* base = reinterpret_cast<const char*>(a.Data());
+  const char* base = typed_bytes(a);
   return {base, base + a.ElementLength() * sizeof(float), name};
 }
 

@@ -69,7 +69,7 @@ struct Span {
   std::string name;
 };
 Span span_of(const Napi::TypedArray& a, const std::string& name) {
-  const char* base = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  const char* base = typed_bytes(a);
   return {base, base + a.ByteLength(), name};
 }
 // An output must not share memory with an input: the kernels read inputs while writing outputs.

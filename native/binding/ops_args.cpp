@@ -15,7 +15,7 @@ void OpArrays::check_length(const Napi::TypedArray& a, const std::string& name, 
 
 void OpArrays::record(const Napi::TypedArray& a, const std::string& name, bool input,
                       const std::vector<std::string>& alias_ok) {
-  const char* lo = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  const char* lo = typed_bytes(a);
   const Span mine{lo, lo + a.ByteLength(), name};
   if (!input && a.ByteLength() > 0) {
     for (const Span& o : spans_) {
