@@ -13,7 +13,7 @@ namespace attnode {
 
 void embedding_forward(int64_t n, int64_t dim, const int32_t* ids, const float* weight, float* y) {
   const int nt = num_threads();
-#pragma omp parallel for num_threads(nt) schedule(static) if (n * dim >= (1 << 16))
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64) if (n * dim >= (1 << 16))
   for (int64_t t = 0; t < n; ++t)
     std::memcpy(y + t * dim, weight + static_cast<int64_t>(ids[t]) * dim, sizeof(float) * dim);
 }
@@ -25,10 +25,10 @@ void embedding_backward(int64_t n, int64_t dim, int64_t vocab, const int32_t* id
   const int nt = num_threads();
   const bool par = (n + vocab) * dim >= (1 << 16);
   if (!accumulate) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64) if (par)
     for (int64_t v = 0; v < vocab; ++v) std::memset(dweight + v * dim, 0, sizeof(float) * dim);
   }
-#pragma omp parallel for num_threads(nt) schedule(static) if (par && nblocks > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (par && nblocks > 1)
   for (int64_t blk = 0; blk < nblocks; ++blk) {
     const int64_t c0 = blk * kCols, c1 = c0 + kCols < dim ? c0 + kCols : dim;
     for (int64_t t = 0; t < n; ++t) {

@@ -31,7 +31,7 @@ inline bool before(const Entry& a, const Entry& b) {
 
 void argmax(int64_t rows, int64_t dim, const float* x, int32_t* index) {
   const int nt = num_threads();
-#pragma omp parallel for num_threads(nt) schedule(static) if (rows * dim >= (1 << 16) && rows > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) if (rows * dim >= (1 << 16) && rows > 1)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     int64_t best = 0;
@@ -43,7 +43,7 @@ void argmax(int64_t rows, int64_t dim, const float* x, int32_t* index) {
 
 void top_k(int64_t rows, int64_t dim, int64_t k, const float* x, float* values, int32_t* indices) {
   const int nt = num_threads();
-#pragma omp parallel for num_threads(nt) schedule(static) if (rows * dim >= (1 << 16) && rows > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (rows * dim >= (1 << 16) && rows > 1)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     // A heap of the k best so far whose top is the worst of them: each new element either
