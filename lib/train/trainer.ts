@@ -106,6 +106,9 @@ export class Trainer {
   trainStep(batches: readonly Seq2SeqBatch[]): StepResult {
     const step = this.optimizer.step + 1;
     let sum = 0, count = 0;
+    // Ops recorded outside a step (a forward without noGrad, a forward that threw) would otherwise
+    // run in this step's backward, over arena buffers that have since been reused.
+    tape.clear();
     try {
       for (const b of batches) {
         const l = this.accumulate(b, step);
@@ -115,10 +118,29 @@ export class Trainer {
       const lr = learningRate(this.schedule, step);
       const gradNorm = count > 0 ? this.optimizer.apply(lr, 1 / count) : 0;
       return { loss: count > 0 ? sum / count : 0, tokens: count, gradNorm, lr };
+    } catch (e) {
+      // A kernel that rejects a non-finite input (attention checks q/k/v) throws before the loss
+      // exists: report it as the non-finite step it is, naming the parameter when one is to blame.
+      if (e instanceof NonFiniteError) throw e;
+      const bad = this.nonFiniteParameter();
+      if (!bad) throw e;
+      const err = new NonFiniteError(`training: parameter '${bad.name}' is ${bad.value} at index ${bad.index} at step ${step} ` +
+        `(${e instanceof Error ? e.message : String(e)}); no weight was changed`, step);
+      err.cause = e;
+      throw err;
     } finally {
+      tape.clear();
       this.model.zeroGrad();
       ops.arena.releaseAll();
     }
+  }
+
+  private nonFiniteParameter(): { name: string; index: number; value: number } | null {
+    for (const [name, p] of this.model.namedParameters()) {
+      const d = p.storage.data;
+      for (let i = 0; i < d.length; ++i) if (!Number.isFinite(d[i]!)) return { name, index: i, value: d[i]! };
+    }
+    return null;
   }
 
   /** Mean loss per counted token over batches, without gradients or dropout. */
