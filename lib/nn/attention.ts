@@ -1,10 +1,11 @@
 // MultiHeadAttention, self or cross. Self-attention runs one fused QKV projection; the q, k and v
 // parts stay separate named parameters (views into one buffer) so checkpoints read like Hugging
 // Face's. Grouped-query heads: k and v have kvHeads * headDim columns.
-import type { AttentionOptions } from '../kernels.js';
+import { kernels, type AttentionOptions } from '../kernels.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
 import { xavierUniform, type Rng } from './init.js';
+import type { DecoderKvCache, LayerKvCache } from './kv-cache.js';
 import { Linear } from './layers.js';
 import { Module, Parameter, fusedParameters } from './module.js';
 
@@ -66,6 +67,76 @@ export class MultiHeadAttention extends Module {
       batch: call.batch, heads: this.heads, kvHeads: this.kvHeads, qLen: call.qLen, kvLen: call.kvLen, headDim: this.headDim,
     }, { ...call.mask, ...(call.dropout > 0 ? { dropout: call.dropout, seed: call.seed } : {}) });
     return this.outProj.forward(out);
+  }
+
+  // ----- Incremental decoding (no gradients): one new position per decoder row. -----
+
+  /** Cross-attention K/V of the encoder memory [memoryRows * srcLen, dModel], computed once per source. */
+  cacheMemory(memory: Tensor, layer: LayerKvCache): void {
+    if (this.isSelf) throw new TypeError('MultiHeadAttention.cacheMemory: this is a self-attention');
+    const kvd = this.kvHeads * this.headDim;
+    const [k, v] = ops.splitColumns(ops.linear(memory, this.kv!, this.kvBias), [kvd, kvd]) as [Tensor, Tensor];
+    layer.crossK = ops.data(k).slice();  // out of the step arena: the cache outlives the step
+    layer.crossV = ops.data(v).slice();
+  }
+
+  /** Self-attention of x [rows, dModel] (the newest position of each row) over every cached position, after appending its K/V. */
+  stepSelf(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache): Tensor {
+    if (!this.isSelf) throw new TypeError('MultiHeadAttention.stepSelf: this is a cross-attention');
+    const kvd = this.kvHeads * this.headDim, rows = cache.rows, len = cache.length + 1;
+    const [q, k, v] = ops.splitColumns(ops.linear(x, this.qkv!, this.qkvBias), [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
+    layer.append(cache.pending, rows, cache.length, ops.data(k), ops.data(v));
+    const kv = layer.selfKeys(rows, len);
+    // Every cached key is visible to the one new query (the causal rule with Tq = 1): no mask.
+    const { out } = this.stepAttention(q, kv.k, kv.v, rows, 1, len, {});
+    return this.outProj.forward(out);
+  }
+
+  /**
+   * Cross-attention of x [rows, dModel] over the cached memory K/V: the `group` rows of one source
+   * are that source's queries (batch = memoryRows, qLen = group). With `weights` [rows * srcLen],
+   * adds the attention probabilities averaged over heads (p_j = exp(s_j - lse), s_j = scale q.k_j).
+   */
+  stepCross(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, weights: Float32Array | null): Tensor {
+    if (this.isSelf) throw new TypeError('MultiHeadAttention.stepCross: this is a self-attention');
+    const q = this.q!.forward(x);
+    const { out, lse } = this.stepAttention(q, layer.crossK, layer.crossV, cache.memoryRows, cache.group, cache.srcLen,
+      { keyLengths: cache.srcLengths });
+    if (weights) this.addWeights(ops.data(q), layer.crossK, lse, cache, weights);
+    return this.outProj.forward(out);
+  }
+
+  private stepAttention(q: Tensor, k: Float32Array, v: Float32Array, batch: number, qLen: number, kvLen: number,
+    mask: AttentionOptions): { out: Tensor; lse: Float32Array } {
+    const out = ops.scratch(q.shape);
+    const lse = ops.arena.take(batch * this.heads * qLen);
+    kernels.attentionForward(ops.data(q), k, v, { batch, heads: this.heads, kvHeads: this.kvHeads, qLen, kvLen, headDim: this.headDim },
+      { ...mask, into: { out: ops.data(out), lse } });
+    return { out, lse };
+  }
+
+  // Recomputes the probabilities from the kernel's lse rather than asking the kernel for a
+  // [Tq, Tk] matrix it never forms: O(rows * heads * srcLen * headDim), only when asked.
+  private addWeights(q: Float32Array, k: Float32Array, lse: Float32Array, cache: DecoderKvCache, weights: Float32Array): void {
+    const H = this.heads, D = this.headDim, per = H / this.kvHeads, kvd = this.kvHeads * D, T = cache.srcLen, G = cache.group;
+    const scale = 1 / Math.sqrt(D);
+    for (let m = 0; m < cache.memoryRows; ++m) {
+      const len = cache.srcLengths[m]!;
+      for (let g = 0; g < G; ++g) {
+        const r = m * G + g;
+        for (let h = 0; h < H; ++h) {
+          const l = lse[(m * H + h) * G + g]!;
+          if (l === -Infinity) continue;
+          const qo = r * this.dModel + h * D, ko = Math.floor(h / per) * D;
+          for (let j = 0; j < len; ++j) {
+            const kb = (m * T + j) * kvd + ko;
+            let s = 0;
+            for (let d = 0; d < D; ++d) s += q[qo + d]! * k[kb + d]!;
+            weights[r * T + j]! += Math.exp(s * scale - l) / H;
+          }
+        }
+      }
+    }
   }
 }
 

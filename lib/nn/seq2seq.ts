@@ -1,11 +1,15 @@
 // Seq2SeqTransformer: embeddings + positions, encoder and decoder stacks, output projection.
 // Follows DESIGN.md's model contract: encoder self-attention masks source padding; decoder
 // self-attention is causal and masks target padding; cross-attention masks source padding.
+// The one upward import (nn -> decode): model.generate/stream are thin delegates; lib/decode uses
+// this module only as a type, so loading order has no cycle.
+import { generate, stream, type GenerateOptions, type GenerateResult, type SourceBatch, type StreamToken } from '../decode/generate.js';
 import * as ops from '../ops/index.js';
 import { kernels } from '../kernels.js';
 import { Tensor } from '../tensor.js';
 import { resolveModelConfig, type Seq2SeqModelConfig } from './config.js';
 import { Rng } from './init.js';
+import { DecoderKvCache } from './kv-cache.js';
 import { Embedding, LayerNorm, Linear } from './layers.js';
 import { seq2seqMasks, type MaskMode } from './masks.js';
 import { Module, Parameter } from './module.js';
@@ -146,5 +150,52 @@ export class Seq2SeqTransformer extends Module {
     const ctx = this.context(o);
     const memory = this.encode(x.src, x.srcLengths, x.batch, x.srcLen, o, ctx);
     return this.decode(x.tgtIn, x.tgtLengths, memory, x.srcLengths, x.batch, x.tgtLen, x.srcLen, o, ctx);
+  }
+
+  // ----- Incremental decoding (driven by lib/decode; evaluation only, run under noGrad) -----
+
+  /**
+   * A KV cache for decoding `batch` sources with encoder memory [batch * srcLen, dModel]: every
+   * decoder layer's cross-attention K/V is computed here, once. `group` decoder rows per source
+   * (the beams of beam search; 1 otherwise).
+   */
+  startDecoding(memory: Tensor, srcLengths: Int32Array, batch: number, srcLen: number, group = 1): DecoderKvCache {
+    const c = this.config;
+    if (srcLengths.length !== batch) throw new RangeError(`Seq2SeqTransformer.startDecoding: srcLengths must have ${batch} entries, got ${srcLengths.length}`);
+    if (!Number.isInteger(group) || group < 1) throw new RangeError(`Seq2SeqTransformer.startDecoding: group must be a positive integer, got ${String(group)}`);
+    const layers = this.decoder.stack.layers as DecoderLayer[];
+    const cache = new DecoderKvCache(layers.length, (c.kvHeads ?? c.heads) * (c.dModel / c.heads), batch, group, srcLen, srcLengths);
+    layers.forEach((l, i) => l.crossAttn.cacheMemory(memory, cache.layers[i]!));
+    return cache;
+  }
+
+  /**
+   * Logits [cache.rows, tgtVocab] of the next token after feeding tokens [cache.rows] at position
+   * cache.length; equal to decode() on the whole prefix at its last position, at O(length) cost.
+   * With weights [cache.rows * srcLen] (zeroed by the caller), adds the last decoder layer's
+   * cross-attention probabilities of each row, averaged over heads.
+   */
+  decodeStep(tokens: Int32Array, cache: DecoderKvCache, weights: Float32Array | null = null): Tensor {
+    if (tokens.length !== cache.rows) throw new RangeError(`Seq2SeqTransformer.decodeStep: tokens must have one id per cache row (${cache.rows}), got ${tokens.length}`);
+    if (weights && weights.length !== cache.rows * cache.srcLen) throw new RangeError(`Seq2SeqTransformer.decodeStep: weights must have rows * srcLen = ${cache.rows * cache.srcLen} entries, got ${weights.length}`);
+    this.checkIds('tokens', tokens, this.config.tgtVocab);
+    const ctx = this.context({});
+    let h = this.embed(this.decoder, tokens, 1, cache.length, ctx);
+    const layers = this.decoder.stack.layers as DecoderLayer[];
+    layers.forEach((l, i) => { h = l.step(h, cache.layers[i]!, cache, ctx, i === layers.length - 1 ? weights : null); });
+    cache.length += 1;
+    cache.pending = null;
+    if (this.decoder.finalNorm) h = this.decoder.finalNorm.forward(h);
+    return ops.linear(h, this.lmHead ? this.lmHead.weight : this.decoder.embed.weight, null);
+  }
+
+  /** Greedy, beam or sampled generation for a batch of sources (see lib/decode/generate.ts). */
+  generate(src: SourceBatch, options: GenerateOptions = {}): Promise<GenerateResult> {
+    return generate(this, src, options);
+  }
+
+  /** Tokens as they are made (greedy or sampling), as an async iterator (see lib/decode/generate.ts). */
+  stream(src: SourceBatch, options: GenerateOptions = {}): AsyncGenerator<StreamToken, void, undefined> {
+    return stream(this, src, options);
   }
 }

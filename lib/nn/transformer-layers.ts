@@ -6,6 +6,7 @@ import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
 import { MultiHeadAttention, type AttentionCall } from './attention.js';
 import type { Rng } from './init.js';
+import type { DecoderKvCache, LayerKvCache } from './kv-cache.js';
 import { LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
 
@@ -95,6 +96,14 @@ export class DecoderLayer extends Module {
     const n = this.o.norm;
     let h = residual(x, this.ln1, n, ctx, (y) => this.selfAttn.forward(y, null, attnCall(self, ctx)));
     h = residual(h, this.ln2, n, ctx, (y) => this.crossAttn.forward(y, memory, attnCall(cross, ctx)));
+    return residual(h, this.ln3, n, ctx, (y) => this.ffn.forward(y, ctx));
+  }
+
+  /** Incremental decoding: x [rows, dModel] is the newest position of each row (evaluation only). */
+  step(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, ctx: RunContext, weights: Float32Array | null): Tensor {
+    const n = this.o.norm;
+    let h = residual(x, this.ln1, n, ctx, (y) => this.selfAttn.stepSelf(y, layer, cache));
+    h = residual(h, this.ln2, n, ctx, (y) => this.crossAttn.stepCross(y, layer, cache, weights));
     return residual(h, this.ln3, n, ctx, (y) => this.ffn.forward(y, ctx));
   }
 }

@@ -1,0 +1,80 @@
+// How a generate runs its native work, and the thread policy of decoding.
+//
+// Scheduling: a generate is a sequence of steps (encode, then one decoder step per token). Each
+// step runs synchronously, with no await inside it, and between steps the generate waits for
+// setImmediate, so timers, I/O, aborts and other generates get the event loop at least once per
+// step; a step costs about one decoder layer stack on the active rows (milliseconds).
+//
+// Buffers: every generate owns an Arena. A step swaps it in as ops.arena for exactly its
+// synchronous duration (ops.withArena) and releases it after, so concurrent generates never see
+// each other's buffers; what outlives a step (logits, the KV cache) is copied out of the arena.
+//
+// Thread policy: decoding calls the synchronous kernels on the main thread only, so however many
+// generates run concurrently, at most one native kernel of theirs runs at a time, and it uses the
+// whole OpenMP pool (setNumThreads; default one thread per core): concurrency interleaves steps
+// instead of multiplying threads, and cores are never oversubscribed by decoding. (A Trainer
+// running kernels on worker threads at the same time would share the cores with it.)
+import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
+import type { DecoderKvCache } from '../nn/kv-cache.js';
+import * as ops from '../ops/index.js';
+import { noGrad } from '../tensor.js';
+import type { PaddedSources } from './sources.js';
+
+/** The error an aborted generate rejects with: the signal's reason when it is an AbortError, else a new one. */
+export function abortError(signal: AbortSignal): DOMException {
+  const r: unknown = signal.reason;
+  if (r instanceof DOMException && r.name === 'AbortError') return r;
+  const e = new DOMException('generate was aborted', 'AbortError');
+  // The signal's own reason (a custom error or value) stays reachable.
+  Object.defineProperty(e, 'cause', { value: r, configurable: true, writable: true });
+  return e;
+}
+
+export interface StepOutput {
+  /** [rows * vocab], a copy the caller owns. */
+  logits: Float32Array;
+  /** [rows * srcLen] cross-attention weights, when asked for. */
+  attention: Float32Array | null;
+}
+
+export class Engine {
+  private readonly arena = new ops.Arena();
+
+  constructor(readonly model: Seq2SeqTransformer, private readonly signal: AbortSignal | null) {}
+
+  /** Runs fn as one synchronous step with this generate's arena, without gradients; fn copies out what it keeps. */
+  run<T>(fn: () => T): T {
+    try {
+      return noGrad(() => ops.withArena(this.arena, fn));
+    } finally {
+      this.arena.releaseAll();
+    }
+  }
+
+  /** Gives the event loop a turn, then throws an AbortError if the signal fired meanwhile. */
+  async pause(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.checkAbort();
+  }
+
+  checkAbort(): void {
+    if (this.signal?.aborted) throw abortError(this.signal);
+  }
+
+  /** Encodes the sources and computes every layer's cross-attention K/V: the cache decoding starts from. */
+  start(s: PaddedSources, group: number): DecoderKvCache {
+    return this.run(() => {
+      const memory = this.model.encode(s.src, s.srcLengths, s.batch, s.srcLen);
+      return this.model.startDecoding(memory, s.srcLengths, s.batch, s.srcLen, group);
+    });
+  }
+
+  /** One decoder step: feeds tokens[r] to row r, returns the next-token logits. */
+  step(tokens: Int32Array, cache: DecoderKvCache, attention: boolean): StepOutput {
+    return this.run(() => {
+      const weights = attention ? new Float32Array(cache.rows * cache.srcLen) : null;
+      const logits = ops.data(this.model.decodeStep(tokens, cache, weights)).slice();
+      return { logits, attention: weights };
+    });
+  }
+}

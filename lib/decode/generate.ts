@@ -1,0 +1,69 @@
+// generate() and stream(): greedy search, sampling or beam search over a batch of sources, with
+// the KV cache, off the event loop between steps (see engine.ts for scheduling, buffers and the
+// thread policy), cancellable with an AbortSignal.
+import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
+import { beamSearch } from './beam.js';
+import { Engine } from './engine.js';
+import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
+import { greedyOrSample } from './search.js';
+import { padSources, type PaddedSources, type SourceBatch } from './sources.js';
+import type { GenerateResult, Hypothesis, StreamToken } from './types.js';
+
+export type { GenerateOptions, GenerateTokenizer } from './options.js';
+export type { Source, SourceBatch } from './sources.js';
+export type { GenerateResult, Hypothesis, StreamToken } from './types.js';
+
+function prepare(model: Seq2SeqTransformer, src: SourceBatch, options: GenerateOptions | undefined): {
+  o: ResolvedOptions; s: PaddedSources; engine: Engine;
+} {
+  const o = resolveOptions(options, model.config.maxLen);
+  const s = padSources(src, model.config, o);
+  return { o, s, engine: new Engine(model, o.signal) };
+}
+
+/** Checks options and sources as generate does (TypeError/RangeError naming the culprit), without decoding. */
+export function checkGenerate(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): void {
+  prepare(model, src, options);
+}
+
+/**
+ * Generates for every source of the batch: greedy search (default), sampling (doSample) or beam
+ * search (numBeams > 1). Resolves with ids, scores, texts (with a tokenizer) and, on request,
+ * cross-attention weights; rejects with an AbortError when options.signal fires (checked between
+ * steps), with a TypeError/RangeError naming a bad option or source before any work.
+ */
+export async function generate(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): Promise<GenerateResult> {
+  const { o, s, engine } = prepare(model, src, options);
+  let sequences: Hypothesis[][];
+  if (o.numBeams > 1) {
+    sequences = await beamSearch(engine, s, o, model.config, model.decoderStartId);
+  } else {
+    sequences = Array.from({ length: s.batch }, () => []);
+    for await (const _ of greedyOrSample(engine, s, o, model.config, model.decoderStartId, sequences)) { /* run to the end */ }
+  }
+  const flat = sequences.flat();
+  if (o.tokenizer) {
+    const tok = o.tokenizer;
+    for (const h of flat) h.text = tok.decode(h.tokens, { skipSpecial: true });
+  }
+  return {
+    sequences, tokens: flat.map((h) => h.tokens), scores: flat.map((h) => h.score),
+    ...(o.tokenizer ? { texts: flat.map((h) => h.text!) } : {}),
+  };
+}
+
+/**
+ * Yields tokens as they are made, step by step (every active row's token of a step, in row
+ * order), for greedy search or sampling. Beam search cannot stream (its beams change until the
+ * search ends, as in Hugging Face): numBeams > 1 throws a RangeError. Leaving the loop early stops
+ * the generation; an abort makes the iterator throw an AbortError.
+ */
+export async function* stream(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): AsyncGenerator<StreamToken, void, undefined> {
+  const { o, s, engine } = prepare(model, src, options);
+  if (o.numBeams > 1) throw new RangeError('stream: options.numBeams > 1 is not supported (beam hypotheses change until the search ends); use generate');
+  const sequences: Hypothesis[][] = Array.from({ length: s.batch }, () => []);
+  const tok = o.tokenizer;
+  for await (const events of greedyOrSample(engine, s, o, model.config, model.decoderStartId, sequences)) {
+    for (const e of events) yield tok ? { ...e, text: tok.decode([e.token], { skipSpecial: true }) } : e;
+  }
+}

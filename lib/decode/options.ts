@@ -1,0 +1,149 @@
+// Options of generate()/stream(), their defaults (Hugging Face's GenerationConfig where it has
+// one) and their validation: a bad value throws a TypeError or RangeError naming the option.
+
+/** The tokenizer surface generate() needs: attnode's tokenizers fit, so does any encode/decode pair. */
+export interface GenerateTokenizer {
+  encode(text: string, options?: { addEos?: boolean }): ArrayLike<number>;
+  decode(ids: ArrayLike<number>, options?: { skipSpecial?: boolean }): string;
+}
+
+export interface GenerateOptions {
+  /** Most tokens generated per sequence, EOS included; at most the model's maxLen. Default min(64, maxLen). */
+  maxNewTokens?: number;
+  /** EOS is forbidden until this many tokens were generated. Default 0. */
+  minNewTokens?: number;
+  /** 1 (default): greedy search, or sampling with doSample. More: beam search. */
+  numBeams?: number;
+  /**
+   * Beam search ranks a hypothesis by sum(logprobs) / length ** lengthPenalty, length = generated
+   * tokens including EOS. > 0 favours longer outputs, < 0 shorter ones. Default 1.
+   */
+  lengthPenalty?: number;
+  /**
+   * When a source's beam search stops (Hugging Face semantics): true, as soon as numBeams
+   * hypotheses ended; false (default), also when the best running beam's score, normalised by the
+   * current length, cannot beat the worst kept hypothesis (a heuristic); 'never', only when no
+   * running beam can beat it under the exact bound (at maxNewTokens for lengthPenalty > 0).
+   */
+  earlyStopping?: boolean | 'never';
+  /** Hypotheses returned per source, best first: at most numBeams in beam search, 1 for greedy. Default 1. */
+  numReturnSequences?: number;
+  /** Forbid repeating any n-gram of this size (0: off). Default 0. */
+  noRepeatNgramSize?: number;
+  /** Hugging Face/CTRL repetition penalty on tokens already in the sequence (1: off). Default 1. */
+  repetitionPenalty?: number;
+  /** Sample from the distribution instead of taking its maximum. Default false. */
+  doSample?: boolean;
+  /** Sampling: logits are divided by this (> 0). Default 1. */
+  temperature?: number;
+  /** Sampling: keep only the topK most likely tokens (0: off). Default 50, as Hugging Face. */
+  topK?: number;
+  /** Sampling: keep the smallest set of most likely tokens with probability >= topP, in (0, 1]. Default 1. */
+  topP?: number;
+  /** Sampling seed: the same seed gives the same samples, whatever the batch, thread count or concurrency. Default 0. */
+  seed?: number;
+  /** Aborting stops generation within one decoding step and rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** Encodes string sources and decodes outputs into `texts`. */
+  tokenizer?: GenerateTokenizer;
+  /** End each string source with EOS when encoding it (as training data do). Default true. */
+  sourceEos?: boolean;
+  /** Return each generated token's cross-attention weights (last decoder layer, averaged over heads). */
+  returnAttention?: boolean;
+}
+
+export interface ResolvedOptions {
+  maxNewTokens: number;
+  minNewTokens: number;
+  numBeams: number;
+  lengthPenalty: number;
+  earlyStopping: boolean | 'never';
+  numReturnSequences: number;
+  noRepeatNgramSize: number;
+  repetitionPenalty: number;
+  doSample: boolean;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  signal: AbortSignal | null;
+  tokenizer: GenerateTokenizer | null;
+  sourceEos: boolean;
+  returnAttention: boolean;
+}
+
+const KEYS: readonly (keyof GenerateOptions)[] = [
+  'maxNewTokens', 'minNewTokens', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
+  'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'tokenizer', 'sourceEos', 'returnAttention',
+];
+
+function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER, why = ''): number {
+  if (typeof v !== 'number') throw new TypeError(`generate: options.${name} must be a number, got ${typeof v}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new RangeError(`generate: options.${name} must be an integer in [${min}, ${max}]${why}, got ${v}`);
+  return v;
+}
+
+function num(name: string, v: unknown, ok: (x: number) => boolean, what: string): number {
+  if (typeof v !== 'number') throw new TypeError(`generate: options.${name} must be a number, got ${typeof v}`);
+  if (!ok(v)) throw new RangeError(`generate: options.${name} must be ${what}, got ${v}`);
+  return v;
+}
+
+function bool(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`generate: options.${name} must be a boolean, got ${typeof v}`);
+  return v;
+}
+
+/** Fills defaults and checks every option against a model with this maxLen. */
+export function resolveOptions(options: GenerateOptions | undefined, maxLen: number): ResolvedOptions {
+  const o = options ?? {};
+  if (typeof o !== 'object' || o === null) throw new TypeError('generate: options must be an object');
+  for (const k of Object.keys(o))
+    if (!(KEYS as readonly string[]).includes(k)) throw new TypeError(`generate: options.${k} is not an option (known: ${KEYS.join(', ')})`);
+  const d = (k: keyof GenerateOptions): boolean => o[k] !== undefined;
+  const maxNewTokens = d('maxNewTokens') ? int('maxNewTokens', o.maxNewTokens, 1, maxLen, ' (the model\'s position table has maxLen positions)') : Math.min(64, maxLen);
+  const numBeams = d('numBeams') ? int('numBeams', o.numBeams, 1) : 1;
+  const doSample = d('doSample') ? bool('doSample', o.doSample) : false;
+  const r: ResolvedOptions = {
+    maxNewTokens,
+    minNewTokens: d('minNewTokens') ? int('minNewTokens', o.minNewTokens, 0, maxNewTokens, ' (at most maxNewTokens)') : 0,
+    numBeams,
+    lengthPenalty: d('lengthPenalty') ? num('lengthPenalty', o.lengthPenalty, Number.isFinite, 'a finite number') : 1,
+    earlyStopping: false,
+    numReturnSequences: 1,
+    noRepeatNgramSize: d('noRepeatNgramSize') ? int('noRepeatNgramSize', o.noRepeatNgramSize, 0) : 0,
+    repetitionPenalty: d('repetitionPenalty') ? num('repetitionPenalty', o.repetitionPenalty, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0') : 1,
+    doSample,
+    temperature: d('temperature') ? num('temperature', o.temperature, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0') : 1,
+    topK: d('topK') ? int('topK', o.topK, 0) : 50,
+    topP: d('topP') ? num('topP', o.topP, (x) => x > 0 && x <= 1, 'in (0, 1]') : 1,
+    seed: d('seed') ? num('seed', o.seed, Number.isSafeInteger, 'a safe integer') : 0,
+    signal: null,
+    tokenizer: null,
+    sourceEos: d('sourceEos') ? bool('sourceEos', o.sourceEos) : true,
+    returnAttention: d('returnAttention') ? bool('returnAttention', o.returnAttention) : false,
+  };
+  if (d('earlyStopping')) {
+    const e: unknown = o.earlyStopping;
+    if (e !== true && e !== false && e !== 'never') throw new TypeError(`generate: options.earlyStopping must be true, false or 'never', got ${String(e)}`);
+    r.earlyStopping = e;
+  }
+  if (d('numReturnSequences')) {
+    if (numBeams > 1) r.numReturnSequences = int('numReturnSequences', o.numReturnSequences, 1, numBeams, ' (at most numBeams)');
+    else if (doSample) r.numReturnSequences = int('numReturnSequences', o.numReturnSequences, 1);
+    else r.numReturnSequences = int('numReturnSequences', o.numReturnSequences, 1, 1, ' (greedy search returns one sequence; use numBeams or doSample)');
+  }
+  if (doSample && numBeams > 1) throw new RangeError('generate: options.doSample with options.numBeams > 1 (beam sampling) is not supported');
+  if (d('signal')) {
+    if (!(o.signal instanceof AbortSignal)) throw new TypeError('generate: options.signal must be an AbortSignal');
+    r.signal = o.signal;
+  }
+  if (d('tokenizer')) {
+    const t = o.tokenizer as unknown as Record<string, unknown> | null;
+    if (typeof t !== 'object' || t === null || typeof t.encode !== 'function' || typeof t.decode !== 'function')
+      throw new TypeError('generate: options.tokenizer must have encode(text) and decode(ids) methods');
+    r.tokenizer = o.tokenizer!;
+  }
+  return r;
+}
