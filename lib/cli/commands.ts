@@ -36,6 +36,8 @@ function modelFlags(p: ReturnType<typeof parseArgs>, base: Partial<Seq2SeqModelC
   m.dModel = dModel;
   m.heads = heads;
   if (p.flags.has('kv-heads')) m.kvHeads = intFlag(p, 'kv-heads', heads);
+  if (dModel % heads !== 0) throw new UsageError(`--d-model (${dModel}) must be a multiple of --heads (${heads})`);
+  if (m.kvHeads !== undefined && heads % m.kvHeads !== 0) throw new UsageError(`--kv-heads (${m.kvHeads}) must divide --heads (${heads})`);
   m.ffDim = intFlag(p, 'ff-dim', m.ffDim ?? 4 * dModel);
   m.encoderLayers = intFlag(p, 'encoder-layers', m.encoderLayers ?? 3);
   m.decoderLayers = intFlag(p, 'decoder-layers', m.decoderLayers ?? 3);
