@@ -113,6 +113,14 @@ export class Seq2SeqTransformer extends Module {
     }
   }
 
+  /** Each row has at least one token (a source, or the decoder start token) and fits its padded length. */
+  private checkLengths(name: string, lengths: Int32Array, padded: number): void {
+    for (let b = 0; b < lengths.length; ++b) {
+      const n = lengths[b]!;
+      if (n < 1 || n > padded) throw new RangeError(`Seq2SeqTransformer: ${name}[${b}] must be in [1, ${padded}], got ${n}`);
+    }
+  }
+
   private checkInput(x: Seq2SeqInput): void {
     const { batch, srcLen, tgtLen } = x;
     for (const [n, v] of [['batch', batch], ['srcLen', srcLen], ['tgtLen', tgtLen]] as const)
@@ -120,6 +128,8 @@ export class Seq2SeqTransformer extends Module {
     if (x.src.length !== batch * srcLen) throw new RangeError(`Seq2SeqTransformer: input.src must have length batch*srcLen = ${batch * srcLen}, got ${x.src.length}`);
     if (x.tgtIn.length !== batch * tgtLen) throw new RangeError(`Seq2SeqTransformer: input.tgtIn must have length batch*tgtLen = ${batch * tgtLen}, got ${x.tgtIn.length}`);
     if (x.srcLengths.length !== batch || x.tgtLengths.length !== batch) throw new RangeError('Seq2SeqTransformer: input.srcLengths and input.tgtLengths must have one entry per batch row');
+    this.checkLengths('input.srcLengths', x.srcLengths, srcLen);
+    this.checkLengths('input.tgtLengths', x.tgtLengths, tgtLen);
     this.checkIds('input.src', x.src, this.config.srcVocab);
     this.checkIds('input.tgtIn', x.tgtIn, this.config.tgtVocab);
   }
