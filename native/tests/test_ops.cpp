@@ -132,11 +132,19 @@ void check_against_reference(int64_t rows, int64_t dim, uint64_t seed, const Out
   }
 }
 
-void compare(const Outputs& a, const Outputs& b, double tol, const std::string& what) {
+void compare(const Outputs& a, const Outputs& b, double tol, const std::string& what, int64_t dim) {
   context() = what;
-  CHECK_CLOSE(a.ln_dx, b.ln_dx, tol, "layer_norm dx");
+  // With dim = 1 a norm's dx is exactly 0 (x - mean = 0): what remains is float round-off of the
+  // O(1) terms times rstd, up to 1/sqrt(eps) = 316 for LayerNorm (1e3 for RMSNorm's eps 1e-6), and
+  // an FMA variant rounds differently from portable. Judge it against that scale, not against 1.
+  const double dx_floor = dim == 1 ? 1e-3 * 1e3 : 1e-3;
+  const auto dx_check = [&](const Vec& x, const Vec& y, const char* name) {
+    const double e = rel_error(x, y, dx_floor);
+    CHECK_MSG(e <= tol, fmt(name, e, tol));
+  };
+  dx_check(a.ln_dx, b.ln_dx, "layer_norm dx");
   CHECK_CLOSE(a.ln_dg, b.ln_dg, tol, "layer_norm dgamma");
-  CHECK_CLOSE(a.rms_dx, b.rms_dx, tol, "rms_norm dx");
+  dx_check(a.rms_dx, b.rms_dx, "rms_norm dx");
   CHECK_CLOSE(a.act, b.act, tol, "activations");
   CHECK_CLOSE(a.act_dx, b.act_dx, tol, "activation gradients");
   CHECK_CLOSE(a.drop, b.drop, 0.0, "dropout");
@@ -205,7 +213,7 @@ int main() {
         const Outputs o = run_all(rows, dim, seed);
         check_against_reference(rows, dim, seed, o, isa);
         if (isa == "portable") portable = o;
-        else compare(o, portable, 2e-5, isa + " vs portable, rows " + std::to_string(rows) + " dim " + std::to_string(dim));
+        else compare(o, portable, 2e-5, isa + " vs portable, rows " + std::to_string(rows) + " dim " + std::to_string(dim), dim);
       }
     }
   // Large enough for every op to run in parallel: 1 and 2 threads give the same bits.
