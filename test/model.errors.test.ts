@@ -60,31 +60,15 @@ describe('input validation of Seq2SeqTransformer.forward', () => {
     expect(run({ src: new Float32Array(6) as unknown as Int32Array })).toThrow(/ids must be an Int32Array, got a Float32Array/);
   });
 
-  it('lengths outside [0, padded length] are rejected (by the attention kernel today)', () => {
-    expect(run({ srcLengths: Int32Array.of(4, 2) })).toThrow(RangeError);
-    expect(run({ srcLengths: Int32Array.of(-1, 2) })).toThrow(RangeError);
-    expect(run({ tgtLengths: Int32Array.of(3, 1) })).toThrow(RangeError);
-  });
-});
-
-// Known gaps, kept failing on purpose until Seq2SeqTransformer.checkInput validates the lengths
-// itself (lib/nn/seq2seq.ts): today a length beyond the padded length is caught only by the
-// attention kernel, whose message names `opts.keyLengths[0]` (an internal argument the caller never
-// passed) instead of `input.srcLengths[0]`; and an empty row (srcLengths[b] = 0: a source with no
-// token, not even EOS; tgtLengths[b] = 0: a decoder row without its start token) is accepted
-// silently, the decoder then attending to nothing.
-describe('input lengths named by the model (known gaps: fail until checkInput checks lengths)', () => {
-  it('a length beyond the padded length names input.srcLengths / input.tgtLengths', () => {
-    expect(run({ srcLengths: Int32Array.of(4, 2) })).toThrow(/input\.srcLengths\[0\]/);
-    expect(run({ tgtLengths: Int32Array.of(3, 1) })).toThrow(/input\.tgtLengths\[0\]/);
+  it('lengths outside [1, padded length], naming input.srcLengths / input.tgtLengths', () => {
+    expect(run({ srcLengths: Int32Array.of(4, 2) })).toThrow(/input\.srcLengths\[0\] must be in \[1, 3\], got 4/);
+    expect(run({ srcLengths: Int32Array.of(-1, 2) })).toThrow(/input\.srcLengths\[0\] must be in \[1, 3\], got -1/);
+    expect(run({ tgtLengths: Int32Array.of(3, 1) })).toThrow(/input\.tgtLengths\[0\] must be in \[1, 2\], got 3/);
   });
 
-  it('an empty source row is rejected, naming input.srcLengths', () => {
-    expect(run({ srcLengths: Int32Array.of(3, 0) })).toThrow(/input\.srcLengths\[1\]/);
-  });
-
-  it('an empty decoder row (no start token) is rejected, naming input.tgtLengths', () => {
-    expect(run({ tgtLengths: Int32Array.of(2, 0) })).toThrow(/input\.tgtLengths\[1\]/);
+  it('an empty row: a source with no token (not even EOS), a decoder row without its start token', () => {
+    expect(run({ srcLengths: Int32Array.of(3, 0) })).toThrow(/input\.srcLengths\[1\] must be in \[1, 3\], got 0/);
+    expect(run({ tgtLengths: Int32Array.of(2, 0) })).toThrow(/input\.tgtLengths\[1\] must be in \[1, 2\], got 0/);
   });
 });
 
