@@ -92,10 +92,8 @@ describe('usage errors exit with code 2 and name the flag', () => {
     expect(r.stderr).toContain(`checkpoint ${dir}: no such directory`);
   });
 
-  // Known gap, kept failing on purpose: flags that are each valid but together make an invalid
-  // model (dModel not a multiple of heads) surface as the model's RangeError with exit code 1 and
-  // config field names (dModel, heads) rather than a usage error naming --d-model / --heads.
-  it('--d-model not a multiple of --heads: exit code 2 naming the flags (known gap)', () => {
+  // Flags that are each valid but together make an invalid model (fixed in 6cf16b8; was exit 1 naming dModel).
+  it('--d-model not a multiple of --heads: exit code 2 naming the flags', () => {
     const r = cli(['train', '--task', 'copy', '--out', dir, '--steps', '1', '--d-model', '30', '--heads', '4']);
     expect(r.stderr).toMatch(/--d-model/);
     expect(r.code).toBe(2);
