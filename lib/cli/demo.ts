@@ -27,7 +27,7 @@ export interface RecipeOptions {
 }
 
 export const DEMO_RECIPE: Omit<RecipeOptions, 'out' | 'log'> = {
-  task: 'dates', steps: 3000, batchSize: 64, lr: 2e-3, seed: 1,
+  task: 'dates', steps: 1500, batchSize: 64, lr: 2e-3, seed: 1,
   model: { dModel: 128, heads: 4, ffDim: 512, encoderLayers: 2, decoderLayers: 2, dropout: 0, attentionDropout: 0,
     norm: 'pre', activation: 'relu', positions: 'sinusoidal', tieEmbeddings: true, scaleEmbedding: true, maxLen: 64 },
 };
