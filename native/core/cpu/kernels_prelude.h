@@ -13,4 +13,5 @@
 #include "core/cpu/dropout_hash.h"
 #include "core/cpu/dropout_element.h"
 #include "core/cpu/kernel_table.h"
+#include "core/scratch.h"
 #include "core/threads.h"
