@@ -11,8 +11,9 @@ const USAGE = `usage:
       [--batch-size N] [--lr X] [--seed N] [--label-smoothing X] [--d-model N] [--heads N]
       [--kv-heads N] [--ff-dim N] [--encoder-layers N] [--decoder-layers N] [--dropout X]
       [--activation relu|gelu|silu] [--norm pre|post] [--positions sinusoidal|learned] [--max-len N]
-  attnode translate --model DIR [--max-new-tokens N] ["text" ...]
-      one output per input; with no text, reads one input per line from stdin
+  attnode translate --model DIR [--max-new-tokens N] [--beams N] [--attention out.svg] ["text" ...]
+      one output per input; with no text, reads one input per line from stdin; --attention writes
+      a heatmap of the cross-attention of each output token over the source tokens
   attnode --version`;
 
 async function main(argv: readonly string[]): Promise<void> {

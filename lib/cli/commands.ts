@@ -1,12 +1,13 @@
 // The commands behind `attnode demo | train | translate`.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CharTokenizer } from '../data/char.js';
 import { encodePairs } from '../data/examples.js';
 import { BatchLoader } from '../data/loader.js';
 import { readTsvSync } from '../data/tsv.js';
-import type { Tokenizer } from '../data/tokenizer.js';
+import { generate } from '../decode/generate.js';
+import { attentionSvg } from '../decode/heatmap.js';
 import type { Seq2SeqModelConfig } from '../nn/config.js';
 import { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import { loadModel, saveModel } from '../train/checkpoint.js';
@@ -106,15 +107,31 @@ async function readStdin(): Promise<string> {
 }
 
 export async function translate(argv: readonly string[]): Promise<void> {
-  const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value' });
+  const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value', beams: 'value', attention: 'value' });
   const dir = strFlag(p, 'model');
   if (!dir) throw new UsageError('translate needs --model DIR');
+  const beams = intFlag(p, 'beams', 1);
+  const maxNewFlag = p.flags.has('max-new-tokens') ? intFlag(p, 'max-new-tokens', 1) : undefined;
+  const svg = strFlag(p, 'attention');
   const { model, tokenizer } = await loadModel(dir);
   if (!tokenizer) throw new UsageError(`--model ${dir}: the checkpoint has no tokenizer`);
   const inputs = p.positionals.length > 0 ? p.positionals : (await readStdin()).split(/\r?\n/).filter((l) => l.length > 0);
-  const maxNew = intFlag(p, 'max-new-tokens', model.config.maxLen - 1);
-  const { outputs } = exactMatch(model, tokenizer as Tokenizer, inputs.map((s) => ({ source: s, target: '' })), Math.min(maxNew, model.config.maxLen - 1));
-  for (const o of outputs) log(o);
+  if (inputs.length === 0) return;
+  const maxNew = Math.min(maxNewFlag ?? model.config.maxLen - 1, model.config.maxLen - 1);
+  const result = await generate(model, inputs, { tokenizer, maxNewTokens: maxNew, numBeams: beams, ...(svg ? { returnAttention: true } : {}) });
+  for (const t of result.texts ?? []) log(t);
+  if (svg) {
+    result.sequences.forEach((hyps, i) => {
+      const h = hyps[0]!;
+      const srcIds = tokenizer.encode(inputs[i]!, { addEos: true });
+      const srcTokens = Array.from(srcIds, (id) => tokenizer.idToToken(id));
+      const tgtIds = h.finished ? [...h.tokens, tokenizer.eosId] : [...h.tokens];
+      const tgtTokens = tgtIds.map((id) => tokenizer.idToToken(id));
+      const file = inputs.length === 1 ? svg : svg.replace(/(\.svg)?$/i, `-${i}.svg`);
+      writeFileSync(file, attentionSvg(srcTokens, tgtTokens, h.attention ?? []));
+      process.stderr.write(`attention heatmap of input ${i + 1}: ${file}\n`);
+    });
+  }
 }
 
 export function readVersion(root: string): string {
