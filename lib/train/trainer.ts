@@ -25,6 +25,8 @@ export interface TrainerOptions {
 /** Anything that hands out batches: a BatchLoader, or an array wrapped by `batchesOf`. */
 export interface BatchSource {
   next(): Seq2SeqBatch;
+  /** Batches in one pass over the data (a BatchLoader has it); needed by fit's `epochs`. */
+  readonly batchesPerEpoch?: number;
 }
 
 export interface Progress {
@@ -43,8 +45,10 @@ export interface Progress {
 }
 
 export interface FitOptions {
-  /** Optimizer steps to take (counting from the trainer's current step). */
-  steps: number;
+  /** Optimizer steps to take (counting from the trainer's current step). Give steps or epochs. */
+  steps?: number;
+  /** Passes over the data: steps = epochs * batchesPerEpoch / accumulate (rounded up). */
+  epochs?: number;
   /** Micro-batches per optimizer step (gradient accumulation). Default 1. */
   accumulate?: number;
   evalData?: readonly Seq2SeqBatch[];
@@ -63,6 +67,20 @@ export interface StepResult {
   tokens: number;
   gradNorm: number;
   lr: number;
+}
+
+/** The optimizer steps a fit runs: `steps`, or `epochs` passes over the data. */
+function stepsOf(o: FitOptions, data: BatchSource, accumulate: number): number {
+  if ((o.steps === undefined) === (o.epochs === undefined)) throw new TypeError('fit: give exactly one of steps and epochs');
+  if (o.steps !== undefined) {
+    if (!Number.isInteger(o.steps) || o.steps < 0) throw new RangeError(`fit: steps must be a non-negative integer, got ${String(o.steps)}`);
+    return o.steps;
+  }
+  const epochs = o.epochs!;
+  if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${String(epochs)}`);
+  const per = data.batchesPerEpoch;
+  if (per === undefined) throw new TypeError('fit: epochs needs a data source that knows its batchesPerEpoch (a BatchLoader)');
+  return Math.ceil((epochs * per) / accumulate);
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -159,25 +177,25 @@ export class Trainer {
   }
 
   async fit(data: BatchSource, o: FitOptions): Promise<{ steps: number; loss: number; tokensPerSecond: number; evalLoss?: number }> {
-    if (!Number.isInteger(o.steps) || o.steps < 0) throw new RangeError(`fit: steps must be a non-negative integer, got ${String(o.steps)}`);
     const accumulate = o.accumulate ?? 1;
     if (!Number.isInteger(accumulate) || accumulate < 1) throw new RangeError(`fit: accumulate must be a positive integer, got ${String(o.accumulate)}`);
+    const totalSteps = stepsOf(o, data, accumulate);
     const evalEvery = o.evalEvery ?? 500, every = o.progressEvery ?? 10;
     const start = performance.now();
     let tokens = 0, last: StepResult = { loss: 0, tokens: 0, gradNorm: 0, lr: 0 }, evalLoss: number | undefined;
-    for (let n = 1; n <= o.steps; ++n) {
+    for (let n = 1; n <= totalSteps; ++n) {
       if (o.signal?.aborted) throw abortError(o.signal);
       const micro: Seq2SeqBatch[] = [];
       for (let a = 0; a < accumulate; ++a) micro.push(data.next());
       last = this.trainStep(micro);
       tokens += last.tokens;
-      const evalNow = o.evalData !== undefined && (n % evalEvery === 0 || n === o.steps);
+      const evalNow = o.evalData !== undefined && (n % evalEvery === 0 || n === totalSteps);
       if (evalNow) evalLoss = this.evaluate(o.evalData!).loss;
-      if (o.onProgress && (n % every === 0 || n === o.steps || evalNow)) {
+      if (o.onProgress && (n % every === 0 || n === totalSteps || evalNow)) {
         const elapsedMs = performance.now() - start;
         o.onProgress({
-          step: this.step, totalSteps: this.step - n + o.steps, loss: last.loss, lr: last.lr, gradNorm: last.gradNorm,
-          tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs, etaMs: (elapsedMs / n) * (o.steps - n),
+          step: this.step, totalSteps: this.step - n + totalSteps, loss: last.loss, lr: last.lr, gradNorm: last.gradNorm,
+          tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs, etaMs: (elapsedMs / n) * (totalSteps - n),
           ...(evalNow ? { evalLoss: evalLoss! } : {}),
         });
       }
@@ -185,6 +203,6 @@ export class Trainer {
       await new Promise<void>((r) => setImmediate(r));  // let timers, I/O and aborts run
     }
     const seconds = (performance.now() - start) / 1000;
-    return { steps: o.steps, loss: last.loss, tokensPerSecond: tokens / Math.max(seconds, 1e-9), ...(evalLoss !== undefined ? { evalLoss } : {}) };
+    return { steps: totalSteps, loss: last.loss, tokensPerSecond: tokens / Math.max(seconds, 1e-9), ...(evalLoss !== undefined ? { evalLoss } : {}) };
   }
 }
