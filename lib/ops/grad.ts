@@ -23,8 +23,13 @@ export function data(t: Tensor): Float32Array {
 export function accGrad(t: Tensor, g: Float32Array, owned: boolean): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    t.grad = owned ? g : arena.take(g.length).fill(0);
-    if (owned) return;
+    if (owned) {
+      t.grad = g;
+    } else {
+      t.grad = arena.take(g.length);
+      t.grad.set(g);
+    }
+    return;
   }
   kernels.add(t.grad, g, { into: t.grad });
 }
