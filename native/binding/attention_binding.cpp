@@ -25,6 +25,8 @@ struct AttnCall {
   AttnMasks m;
   AttnParams p;
   const float *q = nullptr, *k = nullptr, *v = nullptr, *out_in = nullptr, *lse_in = nullptr, *dout = nullptr;
+  int64_t nq = 0, nkv = 0;  // element counts of q/out/dout and of k/v, for naming a bad element
+  unsigned bad = 0;         // non-finite inputs the kernel read (AttnNonFinite bits)
   float *out = nullptr, *lse = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr;
   Keepalive keep;
   Napi::ObjectReference result;
@@ -196,17 +198,21 @@ void parse_call(const ArgContext& c, const Napi::CallbackInfo& info, bool backwa
   const AttnShape& s = call.s;
   const int64_t nq = s.B * s.Tq * s.H * s.D, nkv = s.B * s.Tk * s.Hkv * s.D, nl = s.B * s.H * s.Tq;
   std::vector<Span> spans;
-  auto q = expect_f32(c, info[0], "q", nq, "batch*qLen*heads*headDim", true);
-  auto k = expect_f32(c, info[1], "k", nkv, "batch*kvLen*kvHeads*headDim", true);
-  auto v = expect_f32(c, info[2], "v", nkv, "batch*kvLen*kvHeads*headDim", true);
+  // q, k, v, out and dout are checked for NaN/Infinity by the kernel as it reads them (no extra
+  // pass); see report_non_finite.
+  auto q = expect_f32(c, info[0], "q", nq, "batch*qLen*heads*headDim", false);
+  auto k = expect_f32(c, info[1], "k", nkv, "batch*kvLen*kvHeads*headDim", false);
+  auto v = expect_f32(c, info[2], "v", nkv, "batch*kvLen*kvHeads*headDim", false);
+  call.nq = nq;
+  call.nkv = nkv;
   call.q = q.Data(); call.k = k.Data(); call.v = v.Data();
   call.keep.add(q); call.keep.add(k); call.keep.add(v);
   spans.push_back(span_of(q, "q")); spans.push_back(span_of(k, "k")); spans.push_back(span_of(v, "v"));
   if (backward) {
-    auto o = expect_f32(c, info[3], "out", nq, "batch*qLen*heads*headDim", true);
+    auto o = expect_f32(c, info[3], "out", nq, "batch*qLen*heads*headDim", false);
     auto l = expect_f32(c, info[4], "lse", nl, "batch*heads*qLen", false);
     check_finite(c, l.Data(), l.ElementLength(), "lse", true);
-    auto d = expect_f32(c, info[5], "dout", nq, "batch*qLen*heads*headDim", true);
+    auto d = expect_f32(c, info[5], "dout", nq, "batch*qLen*heads*headDim", false);
     call.out_in = o.Data(); call.lse_in = l.Data(); call.dout = d.Data();
     call.keep.add(o); call.keep.add(l); call.keep.add(d);
     spans.push_back(span_of(o, "out")); spans.push_back(span_of(l, "lse")); spans.push_back(span_of(d, "dout"));
@@ -228,11 +234,22 @@ void parse_call(const ArgContext& c, const Napi::CallbackInfo& info, bool backwa
   call.result = Napi::Persistent(result);
 }
 
-void run(const AttnCall& c, bool backward) {
+void run(AttnCall& c, bool backward) {
   if (!backward)
-    attention_forward(c.s, c.m, c.p, c.q, c.k, c.v, c.out, c.lse);
+    c.bad = attention_forward(c.s, c.m, c.p, c.q, c.k, c.v, c.out, c.lse);
   else
-    attention_backward(c.s, c.m, c.p, c.q, c.k, c.v, c.out_in, c.lse_in, c.dout, c.dq, c.dk, c.dv);
+    c.bad = attention_backward(c.s, c.m, c.p, c.q, c.k, c.v, c.out_in, c.lse_in, c.dout, c.dq, c.dk, c.dv);
+}
+
+// The kernel said which inputs held a non-finite value where it read: name the first one (this
+// rescan runs only on that error path).
+void report_non_finite(const ArgContext& c, const AttnCall& call) {
+  if (!call.bad) return;
+  const struct { unsigned bit; const char* name; const float* data; int64_t n; } inputs[] = {
+      {kBadQ, "q", call.q, call.nq}, {kBadK, "k", call.k, call.nkv}, {kBadV, "v", call.v, call.nkv},
+      {kBadOut, "out", call.out_in, call.nq}, {kBadDout, "dout", call.dout, call.nq}};
+  for (const auto& in : inputs)
+    if ((call.bad & in.bit) && in.data) check_finite(c, in.data, static_cast<size_t>(in.n), in.name, false);
 }
 
 template <bool Backward, bool Async>
@@ -244,10 +261,14 @@ Napi::Value entry(const Napi::CallbackInfo& info) {
   parse_call(c, info, Backward, *call);
   if (!Async) {
     run(*call, Backward);
+    report_non_finite(c, *call);
     return call->result.Value();
   }
   return KernelWorker::Start(info.Env(), fn, [call] { run(*call, Backward); },
-                             [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
+                             [call, fn](Napi::Env env) -> Napi::Value {
+                               report_non_finite(ArgContext{env, fn}, *call);
+                               return call->result.Value();
+                             });
 }
 
 Napi::Value dropout_keep(const Napi::CallbackInfo& info) {

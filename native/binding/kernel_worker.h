@@ -43,7 +43,18 @@ class KernelWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
-  void OnOK() override { deferred_.Resolve(done_(Env())); }
+  void OnOK() override {
+    // done_ may find the result invalid (e.g. non-finite inputs) and throw a JS error: reject
+    // with it rather than let it escape as an uncaught exception.
+    Napi::Value v;
+    try {
+      v = done_(Env());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+      return;
+    }
+    deferred_.Resolve(v);
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:

@@ -32,11 +32,17 @@ struct AttnParams {
 // backward agree and nothing depends on threads or tiles. Exposed for tests.
 bool attention_dropout_keep(uint64_t seed, int64_t b, int64_t h, int64_t i, int64_t j, float p);
 
-void attention_forward(const AttnShape& s, const AttnMasks& m, const AttnParams& p,
-                       const float* q, const float* k, const float* v, float* out, float* lse);
+// Inputs are checked for NaN and Infinity as the kernels read them (no extra pass): the result is
+// a bitmask of the inputs in which a non-finite value was read (0 when all were finite). Values the
+// masks exclude (padding keys and queries) are never read and never reported. With a nonzero
+// result the outputs are unspecified.
+enum AttnNonFinite : unsigned { kBadQ = 1, kBadK = 2, kBadV = 4, kBadOut = 8, kBadDout = 16 };
 
-void attention_backward(const AttnShape& s, const AttnMasks& m, const AttnParams& p,
-                        const float* q, const float* k, const float* v, const float* out,
-                        const float* lse, const float* dout, float* dq, float* dk, float* dv);
+unsigned attention_forward(const AttnShape& s, const AttnMasks& m, const AttnParams& p,
+                           const float* q, const float* k, const float* v, float* out, float* lse);
+
+unsigned attention_backward(const AttnShape& s, const AttnMasks& m, const AttnParams& p,
+                            const float* q, const float* k, const float* v, const float* out,
+                            const float* lse, const float* dout, float* dq, float* dk, float* dv);
 
 }  // namespace attnode

@@ -63,15 +63,15 @@ std::string set_isa(const std::string& name) {
   return "";
 }
 
-void attention_forward(const AttnShape& s, const AttnMasks& m, const AttnParams& p, const float* q,
-                       const float* k, const float* v, float* out, float* lse) {
-  active_kernels().attention_forward(s, m, p, q, k, v, out, lse);
+unsigned attention_forward(const AttnShape& s, const AttnMasks& m, const AttnParams& p, const float* q,
+                           const float* k, const float* v, float* out, float* lse) {
+  return active_kernels().attention_forward(s, m, p, q, k, v, out, lse);
 }
 
-void attention_backward(const AttnShape& s, const AttnMasks& m, const AttnParams& p, const float* q,
-                        const float* k, const float* v, const float* out, const float* lse,
-                        const float* dout, float* dq, float* dk, float* dv) {
-  active_kernels().attention_backward(s, m, p, q, k, v, out, lse, dout, dq, dk, dv);
+unsigned attention_backward(const AttnShape& s, const AttnMasks& m, const AttnParams& p, const float* q,
+                            const float* k, const float* v, const float* out, const float* lse,
+                            const float* dout, float* dq, float* dk, float* dv) {
+  return active_kernels().attention_backward(s, m, p, q, k, v, out, lse, dout, dq, dk, dv);
 }
 
 }  // namespace attnode

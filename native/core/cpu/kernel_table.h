@@ -9,9 +9,9 @@ namespace attnode {
 
 struct KernelTable {
   const char* name;
-  void (*attention_forward)(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
+  unsigned (*attention_forward)(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
                             const float* k, const float* v, float* out, float* lse);
-  void (*attention_backward)(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
+  unsigned (*attention_backward)(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
                              const float* k, const float* v, const float* out, const float* lse,
                              const float* dout, float* dq, float* dk, float* dv);
   const OpsTable* ops;  // norms, activations, dropout, cross-entropy, optimizer (ops_table.h)
