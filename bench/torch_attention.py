@@ -15,7 +15,6 @@ random dout. The boolean mask is built once outside the timed region, [T, T] for
 Query rows with no allowed key give NaN after softmax in this path; when a case has such rows the
 probabilities go through nan_to_num (their gradient is then zero, as in attnode's contract).
 """
-import ctypes
 import json
 import math
 import statistics
@@ -24,33 +23,7 @@ import time
 
 import torch
 
-
-def blas_info():
-    """Which BLAS this process really loaded (from /proc/self/maps) and OpenBLAS's own report."""
-    torch.ones(64, 64) @ torch.ones(64, 64)  # make sure the BLAS is loaded and initialised
-    paths = set()
-    with open('/proc/self/maps') as f:
-        for line in f:
-            p = line.split()[-1]
-            if p.startswith('/') and ('blas' in p or 'lapack' in p):
-                paths.add(p)
-    info = {'mapped': sorted(paths)}
-    for p in sorted(paths):
-        # dlopen of an already-mapped path returns the same handle: we query the loaded copy.
-        try:
-            lib = ctypes.CDLL(p)
-            cfg = lib.openblas_get_config
-        except (OSError, AttributeError):
-            continue
-        cfg.restype = ctypes.c_char_p
-        core = lib.openblas_get_corename
-        core.restype = ctypes.c_char_p
-        info['openblas_config'] = cfg().decode()
-        info['openblas_core'] = core().decode()
-        info['openblas_threads'] = lib.openblas_get_num_threads()
-        info['openblas_library'] = p
-        break
-    return info
+from torch_ops import blas_info  # same directory: reports the BLAS this process really loaded
 
 
 def build_mask(c):
