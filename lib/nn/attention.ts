@@ -57,11 +57,11 @@ export class MultiHeadAttention extends Module {
     const kvd = this.kvHeads * this.headDim;
     let q: Tensor, k: Tensor, v: Tensor;
     if (this.isSelf) {
-      [q, k, v] = ops.splitColumns(ops.linear(x, this.qkv!, this.qkvBias), [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
+      [q, k, v] = ops.projectParts(x, this.qkv!, this.qkvBias, [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
     } else {
       if (!memory) throw new TypeError('MultiHeadAttention: cross-attention needs the encoder memory');
       q = this.q!.forward(x);
-      [k, v] = ops.splitColumns(ops.linear(memory, this.kv!, this.kvBias), [kvd, kvd]) as [Tensor, Tensor];
+      [k, v] = ops.projectParts(memory, this.kv!, this.kvBias, [kvd, kvd]) as [Tensor, Tensor];
     }
     const out = ops.attention(q, k, v, {
       batch: call.batch, heads: this.heads, kvHeads: this.kvHeads, qLen: call.qLen, kvLen: call.kvLen, headDim: this.headDim,
@@ -75,7 +75,7 @@ export class MultiHeadAttention extends Module {
   cacheMemory(memory: Tensor, layer: LayerKvCache): void {
     if (this.isSelf) throw new TypeError('MultiHeadAttention.cacheMemory: this is a self-attention');
     const kvd = this.kvHeads * this.headDim;
-    const [k, v] = ops.splitColumns(ops.linear(memory, this.kv!, this.kvBias), [kvd, kvd]) as [Tensor, Tensor];
+    const [k, v] = ops.projectParts(memory, this.kv!, this.kvBias, [kvd, kvd]) as [Tensor, Tensor];
     layer.crossK = ops.data(k).slice();  // out of the step arena: the cache outlives the step
     layer.crossV = ops.data(v).slice();
   }
@@ -84,7 +84,7 @@ export class MultiHeadAttention extends Module {
   stepSelf(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache): Tensor {
     if (!this.isSelf) throw new TypeError('MultiHeadAttention.stepSelf: this is a cross-attention');
     const kvd = this.kvHeads * this.headDim, rows = cache.rows, len = cache.length + 1;
-    const [q, k, v] = ops.splitColumns(ops.linear(x, this.qkv!, this.qkvBias), [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
+    const [q, k, v] = ops.projectParts(x, this.qkv!, this.qkvBias, [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
     layer.append(cache.pending, rows, cache.length, ops.data(k), ops.data(v));
     const kv = layer.selfKeys(rows, len);
     // Every cached key is visible to the one new query (the causal rule with Tq = 1): no mask.

@@ -4,7 +4,7 @@ export { layerNorm } from './norm.js';
 export { activation, add, dropout, scale } from './elementwise.js';
 export { embedding, addPositions } from './embedding.js';
 export { attention } from './attention.js';
-export { splitColumns } from './columns.js';
+export { projectParts } from './projection.js';
 export { crossEntropySum, type LossValue } from './loss.js';
 export { arena, Arena, withArena } from './arena.js';
 export { scratch, data } from './grad.js';

@@ -12,6 +12,14 @@ function onesOf(n: number): Float32Array {
   return ones.subarray(0, n);
 }
 
+/** Fills rows x row.length of dst with copies of row: log2(rows) native copies, not one per row. */
+export function broadcastRows(dst: Float32Array, row: Float32Array, rows: number): void {
+  const total = rows * row.length;
+  if (total === 0) return;
+  dst.set(row, 0);
+  for (let filled = row.length; filled < total; filled *= 2) dst.copyWithin(filled, 0, Math.min(filled, total - filled));
+}
+
 export function linear(x: Tensor, W: Tensor, b: Tensor | null): Tensor {
   const inF = W.shape[1]!, outF = W.shape[0]!;
   const rows = x.size / inF;
@@ -19,7 +27,7 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null): Tensor {
     throw new RangeError(`linear: x's last dimension must be ${inF}, got shape [${x.shape.join(', ')}]`);
   const y = scratch([...x.shape.slice(0, -1), outF], needsGrad(x, W, b));
   const yd = data(y);
-  if (b) for (let r = 0; r < rows; ++r) yd.set(data(b), r * outF);
+  if (b) broadcastRows(yd, data(b), rows);
   kernels.gemm(data(x), data(W), { m: rows, n: outF, k: inF, transB: true, beta: b ? 1 : 0, C: yd });
   if (y.requiresGrad) {
     tape.record(() => {
