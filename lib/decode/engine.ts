@@ -9,11 +9,11 @@
 // synchronous duration (ops.withArena) and releases it after, so concurrent generates never see
 // each other's buffers; what outlives a step (logits, the KV cache) is copied out of the arena.
 //
-// Thread policy: decoding calls the synchronous kernels on the main thread only, so however many
-// generates run concurrently, at most one native kernel of theirs runs at a time, and it uses the
-// whole OpenMP pool (setNumThreads; default one thread per core): concurrency interleaves steps
-// instead of multiplying threads, and cores are never oversubscribed by decoding. (A Trainer
-// running kernels on worker threads at the same time would share the cores with it.)
+// Thread policy: the steps of every generate on a model run on one thread, the model's decoding
+// worker (worker-client.ts; or the calling thread with `thread: 'main'`), so however many generates
+// run concurrently, at most one native kernel of theirs runs at a time, and it uses the whole
+// OpenMP pool (setNumThreads; default one thread per core): concurrency interleaves steps instead
+// of multiplying threads. (Training on the main thread at the same time shares the cores with it.)
 import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import type { DecoderKvCache } from '../nn/kv-cache.js';
 import * as ops from '../ops/index.js';

@@ -1,11 +1,13 @@
 // generate() and stream(): greedy search, sampling or beam search over a batch of sources, with
-// the KV cache, off the event loop between steps (see engine.ts for scheduling, buffers and the
-// thread policy), cancellable with an AbortSignal.
+// the KV cache, cancellable with an AbortSignal. By default they run on the model's decoding worker
+// thread (worker-client.ts), so the event loop never runs a decoding kernel; generateHere and
+// streamHere are the same on the calling thread (see engine.ts for scheduling and buffers).
 import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import { beamSearch } from './beam.js';
 import { Engine } from './engine.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
 import { greedyOrSample } from './search.js';
+import { decodeWorkerFor } from './worker-client.js';
 import { padSources, type PaddedSources, type SourceBatch } from './sources.js';
 import type { GenerateResult, Hypothesis, StreamToken } from './types.js';
 
@@ -33,6 +35,15 @@ export function checkGenerate(model: Seq2SeqTransformer, src: SourceBatch, optio
  * steps), with a TypeError/RangeError naming a bad option or source before any work.
  */
 export async function generate(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): Promise<GenerateResult> {
+  const o = resolveOptions(options, model.config.maxLen);
+  padSources(src, model.config, o);  // every bad option or source is named here, before any work
+  const worker = o.thread === 'main' ? null : decodeWorkerFor(model, options);
+  if (worker) return worker.generate(src, options ?? {});
+  return generateHere(model, src, options);
+}
+
+/** generate() on this thread: the decoding steps run between event-loop turns (the worker runs this). */
+export async function generateHere(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): Promise<GenerateResult> {
   const { o, s, engine } = prepare(model, src, options);
   let sequences: Hypothesis[][];
   if (o.numBeams > 1) {
@@ -59,6 +70,19 @@ export async function generate(model: Seq2SeqTransformer, src: SourceBatch, opti
  * the generation; an abort makes the iterator throw an AbortError.
  */
 export async function* stream(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): AsyncGenerator<StreamToken, void, undefined> {
+  const r = resolveOptions(options, model.config.maxLen);
+  padSources(src, model.config, r);
+  if (r.numBeams > 1) throw new RangeError('stream: options.numBeams > 1 is not supported (beam hypotheses change until the search ends); use generate');
+  const worker = r.thread === 'main' ? null : decodeWorkerFor(model, options);
+  if (worker) {
+    yield* worker.stream(src, options ?? {});
+    return;
+  }
+  yield* streamHere(model, src, options);
+}
+
+/** stream() on this thread (the worker runs this). */
+export async function* streamHere(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): AsyncGenerator<StreamToken, void, undefined> {
   const { o, s, engine } = prepare(model, src, options);
   if (o.numBeams > 1) throw new RangeError('stream: options.numBeams > 1 is not supported (beam hypotheses change until the search ends); use generate');
   const sequences: Hypothesis[][] = Array.from({ length: s.batch }, () => []);

@@ -44,6 +44,13 @@ export interface GenerateOptions {
   seed?: number;
   /** Aborting stops generation within one decoding step and rejects with an AbortError. */
   signal?: AbortSignal;
+  /**
+   * Where the decoding steps run: 'worker' (default) on the model's decoding worker thread, so the
+   * event loop never runs a kernel of it; 'main' on this thread between event-loop turns (also the
+   * fallback where a worker cannot be used: a tokenizer that is not an attnode tokenizer, or weights
+   * not on SharedArrayBuffers).
+   */
+  thread?: 'worker' | 'main';
   /** Encodes string sources and decodes outputs into `texts`. */
   tokenizer?: GenerateTokenizer;
   /** End each string source with EOS when encoding it (as training data do). Default true. */
@@ -68,13 +75,14 @@ export interface ResolvedOptions {
   seed: number;
   signal: AbortSignal | null;
   tokenizer: GenerateTokenizer | null;
+  thread: 'worker' | 'main';
   sourceEos: boolean;
   returnAttention: boolean;
 }
 
 const KEYS: readonly (keyof GenerateOptions)[] = [
   'maxNewTokens', 'minNewTokens', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
-  'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'tokenizer', 'sourceEos', 'returnAttention',
+  'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'tokenizer', 'sourceEos', 'returnAttention', 'thread',
 ];
 
 function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER, why = ''): number {
@@ -120,6 +128,7 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
     topP: d('topP') ? num('topP', o.topP, (x) => x > 0 && x <= 1, 'in (0, 1]') : 1,
     seed: d('seed') ? num('seed', o.seed, Number.isSafeInteger, 'a safe integer') : 0,
     signal: null,
+    thread: o.thread === 'main' ? 'main' : 'worker',
     tokenizer: null,
     sourceEos: d('sourceEos') ? bool('sourceEos', o.sourceEos) : true,
     returnAttention: d('returnAttention') ? bool('returnAttention', o.returnAttention) : false,
@@ -135,6 +144,7 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
     else r.numReturnSequences = int('numReturnSequences', o.numReturnSequences, 1, 1, ' (greedy search returns one sequence; use numBeams or doSample)');
   }
   if (doSample && numBeams > 1) throw new RangeError('generate: options.doSample with options.numBeams > 1 (beam sampling) is not supported');
+  if (d('thread') && o.thread !== 'worker' && o.thread !== 'main') throw new TypeError(`generate: options.thread must be 'worker' or 'main', got ${String(o.thread)}`);
   if (d('signal')) {
     if (!(o.signal instanceof AbortSignal)) throw new TypeError('generate: options.signal must be an AbortSignal');
     r.signal = o.signal;

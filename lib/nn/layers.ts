@@ -2,16 +2,16 @@
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
 import { normalInit, xavierUniform, type Rng } from './init.js';
-import { Module, Parameter } from './module.js';
+import { Module, Parameter, parameterData } from './module.js';
 
 export class Linear extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, bias = true) {
     super();
-    this.weight = this.param('weight', new Parameter(new Float32Array(outFeatures * inFeatures), [outFeatures, inFeatures]));
+    this.weight = this.param('weight', new Parameter(parameterData(outFeatures * inFeatures), [outFeatures, inFeatures]));
     xavierUniform(this.weight.storage.data, inFeatures, outFeatures, rng);
-    this.bias = bias ? this.param('bias', new Parameter(new Float32Array(outFeatures), [outFeatures])) : null;
+    this.bias = bias ? this.param('bias', new Parameter(parameterData(outFeatures), [outFeatures])) : null;
   }
   forward(x: Tensor): Tensor {
     return ops.linear(x, this.weight, this.bias);
@@ -22,7 +22,7 @@ export class Embedding extends Module {
   readonly weight: Parameter;
   constructor(readonly vocab: number, readonly dim: number, rng: Rng, readonly paddingIdx: number) {
     super();
-    this.weight = this.param('weight', new Parameter(new Float32Array(vocab * dim), [vocab, dim]));
+    this.weight = this.param('weight', new Parameter(parameterData(vocab * dim), [vocab, dim]));
     normalInit(this.weight.storage.data, Math.pow(dim, -0.5), rng);
     if (paddingIdx >= 0 && paddingIdx < vocab) this.weight.storage.data.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
   }
@@ -36,8 +36,8 @@ export class LayerNorm extends Module {
   readonly bias: Parameter;
   constructor(readonly dim: number, readonly eps = 1e-5) {
     super();
-    this.weight = this.param('weight', new Parameter(new Float32Array(dim).fill(1), [dim]));
-    this.bias = this.param('bias', new Parameter(new Float32Array(dim), [dim]));
+    this.weight = this.param('weight', new Parameter(parameterData(dim).fill(1), [dim]));
+    this.bias = this.param('bias', new Parameter(parameterData(dim), [dim]));
   }
   forward(x: Tensor): Tensor {
     return ops.layerNorm(x, this.weight, this.bias, this.eps);

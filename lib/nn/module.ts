@@ -2,11 +2,45 @@
 // embedding backward accumulate into them in place.
 import { CpuStorage, Tensor } from '../tensor.js';
 
+/**
+ * Storage for a parameter's values: on a SharedArrayBuffer where the platform has one, so a decoding
+ * worker thread can read the very same weights (no copy, and updates from training show through).
+ */
+export function parameterData(n: number): Float32Array {
+  return typeof SharedArrayBuffer === 'function' ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n);
+}
+
+// Parameters in the order they are created while a model is being built (see recordParameters).
+let creationLog: Parameter[] | null = null;
+
 export class Parameter extends Tensor {
   constructor(data: Float32Array, shape: readonly number[], grad?: Float32Array) {
     super(new CpuStorage(data), shape, true);
     this.grad = grad ?? new Float32Array(data.length);
+    creationLog?.push(this);
   }
+
+  /** Makes this parameter read and write `data` (same length) from now on: a worker adopting shared weights. */
+  rebind(data: Float32Array): void {
+    if (data.length !== this.size) throw new RangeError(`Parameter.rebind: ${data.length} values for a parameter of ${this.size}`);
+    (this as unknown as { storage: CpuStorage }).storage = new CpuStorage(data);
+  }
+}
+
+/**
+ * Records every Parameter created until the returned function is called, which returns them in
+ * creation order. A model built twice from the same config creates its parameters in the same
+ * order, which is how a worker matches its parameters with the main thread's.
+ */
+export function recordParameters(): () => Parameter[] {
+  const outer = creationLog;
+  const log: Parameter[] = [];
+  creationLog = log;
+  return () => {
+    creationLog = outer;
+    outer?.push(...log);
+    return log;
+  };
 }
 
 /** Parameters sharing one buffer (and one gradient buffer) laid out back to back: a fused
@@ -14,7 +48,7 @@ export class Parameter extends Tensor {
 export function fusedParameters(shapes: readonly (readonly number[])[]): { whole: Parameter; parts: Parameter[] } {
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const total = sizes.reduce((a, b) => a + b, 0);
-  const data = new Float32Array(total), grad = new Float32Array(total);
+  const data = parameterData(total), grad = new Float32Array(total);
   const rows = shapes.reduce((a, s) => a + s[0]!, 0);
   const whole = new Parameter(data, shapes[0]!.length === 2 ? [rows, shapes[0]![1]!] : [total], grad);
   let off = 0;

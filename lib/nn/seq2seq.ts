@@ -8,11 +8,11 @@ import * as ops from '../ops/index.js';
 import { kernels } from '../kernels.js';
 import { Tensor } from '../tensor.js';
 import { resolveModelConfig, type Seq2SeqModelConfig } from './config.js';
-import { Rng } from './init.js';
+import { Rng, normalInit } from './init.js';
 import { DecoderKvCache } from './kv-cache.js';
 import { Embedding, LayerNorm, Linear } from './layers.js';
 import { seq2seqMasks, type MaskMode } from './masks.js';
-import { Module, Parameter } from './module.js';
+import { Module, Parameter, parameterData, recordParameters } from './module.js';
 import { DecoderLayer, EncoderLayer, type RunContext } from './transformer-layers.js';
 
 /** A padded batch: src [batch * srcLen], tgtIn [batch * tgtLen] (BOS + target, shifted right). */
@@ -41,6 +41,12 @@ class Stack extends Module {
   }
 }
 
+function normalFilled(n: number, std: number, rng: Rng): Float32Array {
+  const d = parameterData(n);
+  normalInit(d, std, rng);
+  return d;
+}
+
 class Side extends Module {
   readonly embed: Embedding;
   readonly positions: Parameter | null;
@@ -50,7 +56,7 @@ class Side extends Module {
     super();
     this.embed = ownsEmbed ? this.child('embed_tokens', embed) : embed;
     this.positions = cfg.positions === 'learned'
-      ? this.param('embed_positions.weight', new Parameter(new Float32Array(cfg.maxLen * cfg.dModel).map(() => rng.normal() * 0.02), [cfg.maxLen, cfg.dModel]))
+      ? this.param('embed_positions.weight', new Parameter(normalFilled(cfg.maxLen * cfg.dModel, 0.02, rng), [cfg.maxLen, cfg.dModel]))
       : null;
     this.child('layers', this.stack);
     this.finalNorm = cfg.norm === 'pre' ? this.child('layer_norm', new LayerNorm(cfg.dModel)) : null;
@@ -63,21 +69,28 @@ export class Seq2SeqTransformer extends Module {
   private readonly decoder: Side;
   private readonly lmHead: Linear | null;
   private sinusoid: Tensor | null = null;
+  /** Every parameter (fused wholes and their named parts alike) in creation order. */
+  private readonly creationOrder: Parameter[];
 
   constructor(config: Partial<Seq2SeqModelConfig> & { srcVocab: number; tgtVocab: number }) {
     super();
-    const cfg = (this.config = resolveModelConfig(config));
-    const rng = new Rng(cfg.seed);
-    const lo = { dModel: cfg.dModel, heads: cfg.heads, kvHeads: cfg.kvHeads ?? cfg.heads, ffDim: cfg.ffDim, activation: cfg.activation, norm: cfg.norm };
-    const tgtEmbed = new Embedding(cfg.tgtVocab, cfg.dModel, rng, cfg.padId);
-    const shareSrc = cfg.tieEmbeddings && cfg.srcVocab === cfg.tgtVocab;
-    const srcEmbed = shareSrc ? tgtEmbed : new Embedding(cfg.srcVocab, cfg.dModel, rng, cfg.padId);
-    if (shareSrc) this.child('shared', tgtEmbed);
-    this.encoder = this.child('encoder', new Side(srcEmbed, !shareSrc, cfg, rng));
-    this.decoder = this.child('decoder', new Side(tgtEmbed, !shareSrc, cfg, rng));
-    for (let i = 0; i < cfg.encoderLayers; ++i) this.encoder.stack.add(new EncoderLayer(lo, rng));
-    for (let i = 0; i < cfg.decoderLayers; ++i) this.decoder.stack.add(new DecoderLayer(lo, rng));
-    this.lmHead = cfg.tieEmbeddings ? null : this.child('lm_head', new Linear(cfg.dModel, cfg.tgtVocab, rng, false));
+    const stop = recordParameters();
+    try {
+      const cfg = (this.config = resolveModelConfig(config));
+      const rng = new Rng(cfg.seed);
+      const lo = { dModel: cfg.dModel, heads: cfg.heads, kvHeads: cfg.kvHeads ?? cfg.heads, ffDim: cfg.ffDim, activation: cfg.activation, norm: cfg.norm };
+      const tgtEmbed = new Embedding(cfg.tgtVocab, cfg.dModel, rng, cfg.padId);
+      const shareSrc = cfg.tieEmbeddings && cfg.srcVocab === cfg.tgtVocab;
+      const srcEmbed = shareSrc ? tgtEmbed : new Embedding(cfg.srcVocab, cfg.dModel, rng, cfg.padId);
+      if (shareSrc) this.child('shared', tgtEmbed);
+      this.encoder = this.child('encoder', new Side(srcEmbed, !shareSrc, cfg, rng));
+      this.decoder = this.child('decoder', new Side(tgtEmbed, !shareSrc, cfg, rng));
+      for (let i = 0; i < cfg.encoderLayers; ++i) this.encoder.stack.add(new EncoderLayer(lo, rng));
+      for (let i = 0; i < cfg.decoderLayers; ++i) this.decoder.stack.add(new DecoderLayer(lo, rng));
+      this.lmHead = cfg.tieEmbeddings ? null : this.child('lm_head', new Linear(cfg.dModel, cfg.tgtVocab, rng, false));
+    } finally {
+      this.creationOrder = stop();
+    }
   }
 
   get decoderStartId(): number {
@@ -197,6 +210,22 @@ export class Seq2SeqTransformer extends Module {
     cache.pending = null;
     if (this.decoder.finalNorm) h = this.decoder.finalNorm.forward(h);
     return ops.linear(h, this.lmHead ? this.lmHead.weight : this.decoder.embed.weight, null);
+  }
+
+  /**
+   * The arrays behind every parameter in creation order, when all live on SharedArrayBuffers: a
+   * worker thread that builds the same config adopts them (adoptWeights) and reads the same memory.
+   */
+  sharedWeights(): Float32Array[] | null {
+    const arrays = this.creationOrder.map((p) => p.storage.data);
+    return arrays.every((a) => typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer) ? arrays : null;
+  }
+
+  /** Makes every parameter use the given arrays (from sharedWeights of a model with the same config). */
+  adoptWeights(arrays: readonly Float32Array[]): void {
+    if (arrays.length !== this.creationOrder.length)
+      throw new RangeError(`adoptWeights: ${arrays.length} arrays for ${this.creationOrder.length} parameters (different config?)`);
+    this.creationOrder.forEach((p, i) => p.rebind(arrays[i]!));
   }
 
   /** Greedy, beam or sampled generation for a batch of sources (see lib/decode/generate.ts). */
