@@ -19,10 +19,11 @@
 // Each case runs in a fresh process, one after the other (never concurrently), and the PyTorch
 // timings run after all attnode cases, with torch.set_num_threads(the same count).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { measureClock, nominalGhz } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -231,29 +232,6 @@ function runCase(c, reps) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-// The clock microbenchmark: built on demand with CMake into build-cmake/ (never build/).
-function measureClock(quick) {
-  const bin = path.join(root, 'build-cmake', 'clock');
-  if (!existsSync(bin)) {
-    console.log('building native/bench/clock.cpp (cmake, build-cmake/) ...');
-    const opt = { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] };
-    const cfg = spawnSync('cmake', ['-S', '.', '-B', 'build-cmake', '-DCMAKE_BUILD_TYPE=Release'], opt);
-    const bld = cfg.status === 0 && spawnSync('cmake', ['--build', 'build-cmake', '--target', 'clock', '-j', '2'], opt);
-    if (!bld || bld.status !== 0 || !existsSync(bin)) return { error: 'could not build build-cmake/clock' };
-  }
-  const r = spawnSync(bin, ['--json', '--reps', quick ? '2' : '5'], { encoding: 'utf8' });
-  if (r.status !== 0) return { error: `clock exited ${r.status}: ${r.stderr}` };
-  return JSON.parse(r.stdout);
-}
-
-function nominalGhz() {
-  // In this VM /proc/cpuinfo reports the TSC (= nominal) frequency; the brand string has no SKU.
-  try {
-    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^cpu MHz\s*:\s*([\d.]+)/m);
-    if (m) return { ghz: Number(m[1]) / 1000, source: "/proc/cpuinfo 'cpu MHz' (nominal/TSC)" };
-  } catch { /* not Linux */ }
-  return { ghz: 2.6, source: 'assumed nominal 2.6 GHz (performance.md §3.1)' };
-}
 
 function runTorch(cases, threads, reps) {
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
@@ -391,7 +369,7 @@ async function main() {
     `fwd ${fmt(mem.fwdMs, 1)} ms (${fmt(mem.fwdGflops)} GFLOP/s), fwd+bwd ${fmt(mem.fwdBwdMs, 1)} ms (${fmt(mem.fwdBwdGflops)} GFLOP/s)`);
 
   // Peak: FMA units x lanes x 2 x clock x cores.
-  const clock = args.clock ? measureClock(args.quick) : { error: 'skipped (--no-clock)' };
+  const clock = args.clock ? measureClock(root, args.quick) : { error: 'skipped (--no-clock)' };
   const nominal = nominalGhz();
   const cores = Math.min(threads, info.hardwareThreads);
   const allCore = clock.runs?.find((r) => r.threads === Math.max(...clock.runs.map((x) => x.threads)));

@@ -2,6 +2,10 @@
 // The math lives in native/core (norm.inc).
 #include <napi.h>
 
+#include <initializer_list>
+#include <string>
+#include <utility>
+
 #include "binding/ops_args.h"
 #include "core/ops.h"
 
@@ -13,94 +17,98 @@ double eps_of(const ArgContext& c, const Napi::Object& o, double fallback) {
   return opt_number(c, o, "eps", fallback, 0.0, 1.0);
 }
 
+const char* const kRowsExpr = "rows = x.length / gamma.length";
+
+// What every norm entry point starts with: x [rows, dim] and gamma [dim], dim = gamma.length.
+struct NormArgs {
+  Napi::Float32Array x, gamma;
+  int64_t dim, rows;
+};
+NormArgs norm_args(const ArgContext& c, OpArrays& arr, const Napi::CallbackInfo& info) {
+  NormArgs a;
+  a.x = arr.in_f32(info[0], "x");
+  a.gamma = arr.in_f32(info[1], "gamma");
+  a.dim = static_cast<int64_t>(a.gamma.ElementLength());
+  if (a.dim < 1) c.range_error("gamma", "must not be empty (its length is the normalized dimension)");
+  a.rows = rows_of(c, a.x, "x", a.dim, "gamma.length");
+  return a;
+}
+
+// Output `field`: opts.into.<field> when given, else a new array of `length` elements.
+Napi::Float32Array output(const ArgContext& c, OpArrays& arr, const Napi::Object& o, const char* field, int64_t length,
+                          const char* length_expr) {
+  return arr.out_f32(into_field(c, o, field), std::string("opts.into.") + field, length, length_expr);
+}
+
+Napi::Object result(const ArgContext& c, std::initializer_list<std::pair<const char*, Napi::Float32Array>> fields) {
+  Napi::Object r = Napi::Object::New(c.env);
+  for (const auto& [name, a] : fields) r.Set(name, a);
+  return r;
+}
+
 // layerNormForward(x, gamma, beta, opts?) -> { y, mean, rstd }
 Napi::Value layer_norm_forward_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), "layerNormForward"};
   OpArrays arr(c);
-  auto x = arr.in_f32(info[0], "x");
-  auto gamma = arr.in_f32(info[1], "gamma");
-  const int64_t dim = static_cast<int64_t>(gamma.ElementLength());
-  if (dim < 1) c.range_error("gamma", "must not be empty (its length is the normalized dimension)");
+  const NormArgs a = norm_args(c, arr, info);
   auto beta = arr.in_f32(info[2], "beta");
-  check_len(c, beta, "beta", dim, "gamma.length");
-  const int64_t rows = rows_of(c, x, "x", dim, "gamma.length");
+  check_len(c, beta, "beta", a.dim, "gamma.length");
   Napi::Object o = options(c, info[3]);
   const float eps = static_cast<float>(eps_of(c, o, 1e-5));
-  auto y = arr.out_f32(into_field(c, o, "y"), "opts.into.y", rows * dim, "x.length");
-  auto mean = arr.out_f32(into_field(c, o, "mean"), "opts.into.mean", rows, "rows = x.length / gamma.length");
-  auto rstd = arr.out_f32(into_field(c, o, "rstd"), "opts.into.rstd", rows, "rows = x.length / gamma.length");
-  layer_norm_forward(rows, dim, eps, x.Data(), gamma.Data(), beta.Data(), y.Data(), mean.Data(), rstd.Data());
-  Napi::Object r = Napi::Object::New(c.env);
-  r.Set("y", y); r.Set("mean", mean); r.Set("rstd", rstd);
-  return r;
+  auto y = output(c, arr, o, "y", a.rows * a.dim, "x.length");
+  auto mean = output(c, arr, o, "mean", a.rows, kRowsExpr);
+  auto rstd = output(c, arr, o, "rstd", a.rows, kRowsExpr);
+  layer_norm_forward(a.rows, a.dim, eps, a.x.Data(), a.gamma.Data(), beta.Data(), y.Data(), mean.Data(), rstd.Data());
+  return result(c, {{"y", y}, {"mean", mean}, {"rstd", rstd}});
 }
 
 // layerNormBackward(x, gamma, mean, rstd, dy, opts?) -> { dx, dgamma, dbeta }
 Napi::Value layer_norm_backward_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), "layerNormBackward"};
   OpArrays arr(c);
-  auto x = arr.in_f32(info[0], "x");
-  auto gamma = arr.in_f32(info[1], "gamma");
-  const int64_t dim = static_cast<int64_t>(gamma.ElementLength());
-  if (dim < 1) c.range_error("gamma", "must not be empty (its length is the normalized dimension)");
-  const int64_t rows = rows_of(c, x, "x", dim, "gamma.length");
+  const NormArgs a = norm_args(c, arr, info);
   auto mean = arr.in_f32(info[2], "mean");
   auto rstd = arr.in_f32(info[3], "rstd");
   auto dy = arr.in_f32(info[4], "dy");
-  const std::string rexpr = "rows = x.length / gamma.length";
-  check_len(c, mean, "mean", rows, rexpr);
-  check_len(c, rstd, "rstd", rows, rexpr);
-  check_len(c, dy, "dy", rows * dim, "x.length");
+  check_len(c, mean, "mean", a.rows, kRowsExpr);
+  check_len(c, rstd, "rstd", a.rows, kRowsExpr);
+  check_len(c, dy, "dy", a.rows * a.dim, "x.length");
   Napi::Object o = options(c, info[5]);
-  auto dx = arr.out_f32(into_field(c, o, "dx"), "opts.into.dx", rows * dim, "x.length");
-  auto dgamma = arr.out_f32(into_field(c, o, "dgamma"), "opts.into.dgamma", dim, "gamma.length");
-  auto dbeta = arr.out_f32(into_field(c, o, "dbeta"), "opts.into.dbeta", dim, "gamma.length");
-  layer_norm_backward(rows, dim, x.Data(), gamma.Data(), mean.Data(), rstd.Data(), dy.Data(), dx.Data(),
+  auto dx = output(c, arr, o, "dx", a.rows * a.dim, "x.length");
+  auto dgamma = output(c, arr, o, "dgamma", a.dim, "gamma.length");
+  auto dbeta = output(c, arr, o, "dbeta", a.dim, "gamma.length");
+  layer_norm_backward(a.rows, a.dim, a.x.Data(), a.gamma.Data(), mean.Data(), rstd.Data(), dy.Data(), dx.Data(),
                       dgamma.Data(), dbeta.Data());
-  Napi::Object r = Napi::Object::New(c.env);
-  r.Set("dx", dx); r.Set("dgamma", dgamma); r.Set("dbeta", dbeta);
-  return r;
+  return result(c, {{"dx", dx}, {"dgamma", dgamma}, {"dbeta", dbeta}});
 }
 
 // rmsNormForward(x, gamma, opts?) -> { y, rstd }
 Napi::Value rms_norm_forward_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), "rmsNormForward"};
   OpArrays arr(c);
-  auto x = arr.in_f32(info[0], "x");
-  auto gamma = arr.in_f32(info[1], "gamma");
-  const int64_t dim = static_cast<int64_t>(gamma.ElementLength());
-  if (dim < 1) c.range_error("gamma", "must not be empty (its length is the normalized dimension)");
-  const int64_t rows = rows_of(c, x, "x", dim, "gamma.length");
+  const NormArgs a = norm_args(c, arr, info);
   Napi::Object o = options(c, info[2]);
   const float eps = static_cast<float>(eps_of(c, o, 1e-6));
-  auto y = arr.out_f32(into_field(c, o, "y"), "opts.into.y", rows * dim, "x.length");
-  auto rstd = arr.out_f32(into_field(c, o, "rstd"), "opts.into.rstd", rows, "rows = x.length / gamma.length");
-  rms_norm_forward(rows, dim, eps, x.Data(), gamma.Data(), y.Data(), rstd.Data());
-  Napi::Object r = Napi::Object::New(c.env);
-  r.Set("y", y); r.Set("rstd", rstd);
-  return r;
+  auto y = output(c, arr, o, "y", a.rows * a.dim, "x.length");
+  auto rstd = output(c, arr, o, "rstd", a.rows, kRowsExpr);
+  rms_norm_forward(a.rows, a.dim, eps, a.x.Data(), a.gamma.Data(), y.Data(), rstd.Data());
+  return result(c, {{"y", y}, {"rstd", rstd}});
 }
 
 // rmsNormBackward(x, gamma, rstd, dy, opts?) -> { dx, dgamma }
 Napi::Value rms_norm_backward_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), "rmsNormBackward"};
   OpArrays arr(c);
-  auto x = arr.in_f32(info[0], "x");
-  auto gamma = arr.in_f32(info[1], "gamma");
-  const int64_t dim = static_cast<int64_t>(gamma.ElementLength());
-  if (dim < 1) c.range_error("gamma", "must not be empty (its length is the normalized dimension)");
-  const int64_t rows = rows_of(c, x, "x", dim, "gamma.length");
+  const NormArgs a = norm_args(c, arr, info);
   auto rstd = arr.in_f32(info[2], "rstd");
   auto dy = arr.in_f32(info[3], "dy");
-  check_len(c, rstd, "rstd", rows, "rows = x.length / gamma.length");
-  check_len(c, dy, "dy", rows * dim, "x.length");
+  check_len(c, rstd, "rstd", a.rows, kRowsExpr);
+  check_len(c, dy, "dy", a.rows * a.dim, "x.length");
   Napi::Object o = options(c, info[4]);
-  auto dx = arr.out_f32(into_field(c, o, "dx"), "opts.into.dx", rows * dim, "x.length");
-  auto dgamma = arr.out_f32(into_field(c, o, "dgamma"), "opts.into.dgamma", dim, "gamma.length");
-  rms_norm_backward(rows, dim, x.Data(), gamma.Data(), rstd.Data(), dy.Data(), dx.Data(), dgamma.Data());
-  Napi::Object r = Napi::Object::New(c.env);
-  r.Set("dx", dx); r.Set("dgamma", dgamma);
-  return r;
+  auto dx = output(c, arr, o, "dx", a.rows * a.dim, "x.length");
+  auto dgamma = output(c, arr, o, "dgamma", a.dim, "gamma.length");
+  rms_norm_backward(a.rows, a.dim, a.x.Data(), a.gamma.Data(), rstd.Data(), dy.Data(), dx.Data(), dgamma.Data());
+  return result(c, {{"dx", dx}, {"dgamma", dgamma}});
 }
 
 }  // namespace
