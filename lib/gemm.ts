@@ -19,6 +19,13 @@ export interface GemmOptions {
   beta?: number;
   /** Initial C, read when beta != 0, written in place and returned. Default: a new zero array. */
   C?: Float32Array;
+  /** [n], added to every row of C (of every batch entry) after the product: a Linear layer's bias. */
+  bias?: Float32Array;
+  /**
+   * [m], gemm only: rowSumsA = beta * rowSumsA + the sums of op(A)'s rows, computed while A is packed.
+   * With op(A) = dy^T (transA) these are a Linear layer's bias gradient, at no extra pass over dy.
+   */
+  rowSumsA?: Float32Array;
 }
 
 /** Strided batch: entry i reads A at i*strideA, B at i*strideB and writes C at i*strideC. */
@@ -30,6 +37,8 @@ export interface GemmBatchedOptions extends GemmOptions {
   strideB?: number;
   /** Default m*n; at least m*n (entries of C must not overlap). */
   strideC?: number;
+  /** Entry i adds the n values of bias at i*strideBias. Default 0: one bias for every entry. */
+  strideBias?: number;
 }
 
 /** x [rows, inFeatures], W [outFeatures, inFeatures] (PyTorch layout), b [outFeatures]. */
@@ -79,8 +88,8 @@ function gemmView(): GemmNativeAddon {
 }
 const gemmNative = gemmView();
 
-const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C'];
-const BATCHED_KEYS = [...GEMM_KEYS, 'batch', 'strideA', 'strideB', 'strideC'];
+const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C', 'bias', 'rowSumsA'];
+const BATCHED_KEYS = [...GEMM_KEYS, 'batch', 'strideA', 'strideB', 'strideC', 'strideBias'];
 const LINEAR_KEYS = ['rows', 'inFeatures', 'outFeatures'];
 const LINEAR_BACKWARD_KEYS = [...LINEAR_KEYS, 'needInputGrad'];
 

@@ -60,6 +60,10 @@ export type BackwardFn = () => void;
 
 class Tape {
   enabled = true;
+  /** Called after each backward entry (lib/ops/grad.ts: releases the gradients it consumed). */
+  afterEntry: (() => void) | null = null;
+  /** Called when a backward pass ends, normally or not (lib/ops/grad.ts: forgets shared buffers). */
+  afterRun: (() => void) | null = null;
   private entries: BackwardFn[] = [];
 
   record(fn: BackwardFn): void {
@@ -70,7 +74,14 @@ class Tape {
   run(): void {
     const entries = this.entries;
     this.entries = [];
-    for (let i = entries.length - 1; i >= 0; --i) entries[i]!();
+    try {
+      for (let i = entries.length - 1; i >= 0; --i) {
+        entries[i]!();
+        this.afterEntry?.();
+      }
+    } finally {
+      this.afterRun?.();
+    }
   }
 
   clear(): void {

@@ -70,6 +70,84 @@ describe('adamStep / adamwStep', () => {
   });
 });
 
+describe('adamStepMulti / adamwStepMulti', () => {
+  // Sizes of a small model's parameters: odd, tiny, and several kChunk (16384) blocks.
+  const SIZES = [1, 7, 65, 257, 16_384, 40_000, 80];
+  const setup = (seed: number) => {
+    const rng = new Rng(seed);
+    return SIZES.map((n) => ({ p: randn(rng, n), g: randn(rng, n), m: randn(rng, n, 0.1), v: f32(randn(rng, n, 0.1).map(Math.abs)) }));
+  };
+  const copy = (ts: ReturnType<typeof setup>) => ts.map((t) => ({ p: t.p.slice(), g: t.g.slice(), m: t.m.slice(), v: t.v.slice() }));
+
+  for (const decoupled of [false, true]) {
+    const name = decoupled ? 'adamwStepMulti' : 'adamStepMulti';
+    it(`${name}: the bits of one single-tensor step per tensor, every variant and thread count, sync and async`, async () => {
+      const ts = setup(decoupled ? 2 : 1);
+      const opts = { lr: 2e-3, beta1: 0.9, beta2: 0.98, eps: 1e-9, weightDecay: 0.01, gradScale: 0.5, step: 3 };
+      const single = decoupled ? kernels.adamwStep : kernels.adamStep;
+      const multi = decoupled ? kernels.adamwStepMulti : kernels.adamStepMulti;
+      const multiAsync = decoupled ? kernels.adamwStepMultiAsync : kernels.adamStepMultiAsync;
+      forEachIsa((isa) => {
+        const want = copy(ts);
+        for (const t of want) single(t.p, t.g, t.m, t.v, opts);
+        for (const threads of [1, 2, 3]) {
+          const got = copy(ts);
+          withThreads(threads, () => multi(got.map((t) => t.p), got.map((t) => t.g), got.map((t) => t.m), got.map((t) => t.v), opts));
+          got.forEach((t, i) => {
+            const what = `${isa} ${threads} threads tensor ${i} (n=${SIZES[i]})`;
+            expectSameBits(t.p, want[i]!.p, `params ${what}`);
+            expectSameBits(t.m, want[i]!.m, `m ${what}`);
+            expectSameBits(t.v, want[i]!.v, `v ${what}`);
+            expectSameBits(t.g, ts[i]!.g, `grads untouched ${what}`);
+          });
+        }
+      });
+      const want = copy(ts);
+      for (const t of want) single(t.p, t.g, t.m, t.v, opts);
+      const got = copy(ts);
+      await multiAsync(got.map((t) => t.p), got.map((t) => t.g), got.map((t) => t.m), got.map((t) => t.v), opts);
+      got.forEach((t, i) => expectSameBits(t.p, want[i]!.p, `async params tensor ${i}`));
+    });
+  }
+
+  it('zeroGrads clears every gradient after using it', () => {
+    const ts = setup(5), want = copy(ts), got = copy(ts);
+    const opts = { lr: 1e-3, step: 1 };
+    for (const t of want) kernels.adamStep(t.p, t.g, t.m, t.v, opts);
+    kernels.adamStepMulti(got.map((t) => t.p), got.map((t) => t.g), got.map((t) => t.m), got.map((t) => t.v), { ...opts, zeroGrads: true });
+    got.forEach((t, i) => {
+      expectSameBits(t.p, want[i]!.p, `params tensor ${i}`);
+      expect(t.g.every((x) => x === 0 && !Object.is(x, -0))).toBe(true);
+    });
+  });
+
+  it('an empty list is a no-op; bad lists are rejected before anything changes', () => {
+    kernels.adamStepMulti([], [], [], [], { step: 1 });
+    const a = () => new Float32Array(4);
+    const p = f32([1, 2, 3, 4]);
+    const cases: [string, () => unknown, ErrorConstructor, RegExp][] = [
+      ['grads count', () => kernels.adamStepMulti([p], [], [a()], [a()], { step: 1 }), RangeError, /^adamStepMulti: grads must have 1 arrays/],
+      ['params not an Array', () => kernels.adamStepMulti(p as never, [a()], [a()], [a()], { step: 1 }), TypeError, /^adamStepMulti: params must be an Array/],
+      ['an element of the wrong type', () => kernels.adamStepMulti([p], [new Float64Array(4) as never], [a()], [a()], { step: 1 }), TypeError,
+        /^adamStepMulti: grads\[0\] must be a Float32Array/],
+      ['lengths differ', () => kernels.adamStepMulti([p], [a()], [new Float32Array(3)], [a()], { step: 1 }), RangeError,
+        /^adamStepMulti: m\[0\] must have length 4/],
+      ['the same array twice', () => kernels.adamStepMulti([p, p], [a(), a()], [a(), a()], [a(), a()], { step: 1 }), RangeError,
+        /^adamStepMulti: params\[1\] must not overlap params\[0\]/],
+      ['step missing', () => kernels.adamStepMulti([p], [a()], [a()], [a()], {} as never), TypeError, /^adamStepMulti: opts\.step/],
+      ['unknown option', () => kernels.adamwStepMulti([p], [a()], [a()], [a()], { step: 1, zeroGrad: true } as never), TypeError,
+        /^adamwStepMulti: opts\.zeroGrad is not an option/],
+    ];
+    for (const [name, fn, type, msg] of cases) {
+      let err: unknown;
+      try { fn(); } catch (e) { err = e; }
+      expect(err, name).toBeInstanceOf(type);
+      expect((err as Error).message, name).toMatch(msg);
+    }
+    expect(Array.from(p)).toEqual([1, 2, 3, 4]);
+  });
+});
+
 describe('gradNorm and clipGradNorm', () => {
   const norm64 = (arrays: Float32Array[]) => Math.sqrt(arrays.reduce((s, a) => s + a.reduce((t, x) => t + x * x, 0), 0));
 

@@ -6,7 +6,10 @@ import {
 } from './elementwise.js';
 import { embeddingBackward, embeddingForward, positionEncoding } from './embedding.js';
 import { argmax, crossEntropy, crossEntropyAsync, logSoftmax, topK } from './xent.js';
-import { adamStep, adamStepAsync, adamwStep, adamwStepAsync, clipGradNorm, gradNorm } from './optim.js';
+import {
+  adamStep, adamStepAsync, adamStepMulti, adamStepMultiAsync, adamwStep, adamwStepAsync, adamwStepMulti, adamwStepMultiAsync,
+  clipGradNorm, gradNorm,
+} from './optim.js';
 
 export const opsKernels = {
   layerNormForward, layerNormBackward, rmsNormForward, rmsNormBackward,
@@ -14,5 +17,6 @@ export const opsKernels = {
   add, dropoutForward, dropoutBackward, dropoutKeepElement,
   embeddingForward, embeddingBackward, positionEncoding,
   crossEntropy, crossEntropyAsync, logSoftmax, argmax, topK,
-  adamStep, adamwStep, adamStepAsync, adamwStepAsync, gradNorm, clipGradNorm,
+  adamStep, adamwStep, adamStepAsync, adamwStepAsync, adamStepMulti, adamwStepMulti, adamStepMultiAsync,
+  adamwStepMultiAsync, gradNorm, clipGradNorm,
 };

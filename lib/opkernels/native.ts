@@ -34,6 +34,14 @@ export interface OpsNativeAddon {
   adamwStep(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, opts: object): void;
   adamStepAsync(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, opts: object): Promise<void>;
   adamwStepAsync(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, opts: object): Promise<void>;
+  adamStepMulti(params: readonly Float32Array[], grads: readonly Float32Array[], m: readonly Float32Array[],
+    v: readonly Float32Array[], opts: object): void;
+  adamwStepMulti(params: readonly Float32Array[], grads: readonly Float32Array[], m: readonly Float32Array[],
+    v: readonly Float32Array[], opts: object): void;
+  adamStepMultiAsync(params: readonly Float32Array[], grads: readonly Float32Array[], m: readonly Float32Array[],
+    v: readonly Float32Array[], opts: object): Promise<void>;
+  adamwStepMultiAsync(params: readonly Float32Array[], grads: readonly Float32Array[], m: readonly Float32Array[],
+    v: readonly Float32Array[], opts: object): Promise<void>;
   gradNorm(arrays: readonly Float32Array[]): number;
   clipGradNorm(arrays: readonly Float32Array[], maxNorm: number, opts?: object): { norm: number; scale: number };
 }
@@ -42,7 +50,8 @@ const FUNCTIONS: readonly (keyof OpsNativeAddon)[] = [
   'layerNormForward', 'layerNormBackward', 'rmsNormForward', 'rmsNormBackward', 'activationForward',
   'activationBackward', 'add', 'dropout', 'dropoutKeepElement', 'embeddingForward', 'embeddingBackward',
   'positionEncoding', 'crossEntropy', 'crossEntropyAsync', 'logSoftmax', 'argmax', 'topK', 'adamStep',
-  'adamwStep', 'adamStepAsync', 'adamwStepAsync', 'gradNorm', 'clipGradNorm',
+  'adamwStep', 'adamStepAsync', 'adamwStepAsync', 'adamStepMulti', 'adamwStepMulti', 'adamStepMultiAsync',
+  'adamwStepMultiAsync', 'gradNorm', 'clipGradNorm',
 ];
 
 function opsView(): OpsNativeAddon {

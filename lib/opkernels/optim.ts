@@ -53,6 +53,43 @@ export function adamwStepAsync(params: Float32Array, grads: Float32Array, m: Flo
   });
 }
 
+export interface AdamMultiOptions extends AdamOptions {
+  /** Set every gradient to 0 once read, ready for the next step's accumulation (default false). */
+  zeroGrads?: boolean;
+}
+const ADAM_MULTI_KEYS = [...ADAM_KEYS, 'zeroGrads'];
+
+/**
+ * adamStep on every tensor i (params[i], grads[i], m[i], v[i], all of one length) in one call and
+ * one parallel pass: a whole model's update without a call per parameter. Same bits as adamStep.
+ */
+export function adamStepMulti(params: readonly Float32Array[], grads: readonly Float32Array[], m: readonly Float32Array[],
+  v: readonly Float32Array[], opts: AdamMultiOptions): void {
+  checkOptions('adamStepMulti', opts, ADAM_MULTI_KEYS);
+  opsNative.adamStepMulti(params, grads, m, v, opts);
+}
+/** adamwStep on every tensor, in one call (see adamStepMulti). */
+export function adamwStepMulti(params: readonly Float32Array[], grads: readonly Float32Array[], m: readonly Float32Array[],
+  v: readonly Float32Array[], opts: AdamMultiOptions): void {
+  checkOptions('adamwStepMulti', opts, ADAM_MULTI_KEYS);
+  opsNative.adamwStepMulti(params, grads, m, v, opts);
+}
+/** adamStepMulti on a worker thread; the arrays must not be touched until it settles. */
+export function adamStepMultiAsync(params: readonly Float32Array[], grads: readonly Float32Array[],
+  m: readonly Float32Array[], v: readonly Float32Array[], opts: AdamMultiOptions): Promise<void> {
+  return asPromise(() => {
+    checkOptions('adamStepMultiAsync', opts, ADAM_MULTI_KEYS);
+    return opsNative.adamStepMultiAsync(params, grads, m, v, opts);
+  });
+}
+export function adamwStepMultiAsync(params: readonly Float32Array[], grads: readonly Float32Array[],
+  m: readonly Float32Array[], v: readonly Float32Array[], opts: AdamMultiOptions): Promise<void> {
+  return asPromise(() => {
+    checkOptions('adamwStepMultiAsync', opts, ADAM_MULTI_KEYS);
+    return opsNative.adamwStepMultiAsync(params, grads, m, v, opts);
+  });
+}
+
 /** sqrt of the sum of squares of every element of every array (accumulated in double). */
 export function gradNorm(arrays: readonly Float32Array[]): number {
   return opsNative.gradNorm(arrays);

@@ -26,11 +26,11 @@ export function add(a: Tensor, b: Tensor): Tensor {
   kernels.add(data(a), data(b), { into: data(y) });
   if (y.requiresGrad) {
     tape.record(() => {
-      // y is dead once its backward has run: its gradient buffer can become a's (no copy); b
-      // gets a copy (or adds into what it has). Never both, so the two never share a buffer.
+      // Both inputs share y's gradient buffer (no copy); lib/ops/grad.ts keeps either from adding
+      // into it in place while the other may still read it.
       const g = gradOf(y);
       accGrad(b, g, false);
-      accGrad(a, g, a !== b);
+      accGrad(a, g, false);
     });
   }
   return y;

@@ -1,7 +1,7 @@
 // Shared plumbing of the differentiable ops: output tensors from the step arena, and gradient
 // accumulation into an input's grad.
 import { kernels } from '../kernels.js';
-import { CpuStorage, Tensor } from '../tensor.js';
+import { CpuStorage, tape, Tensor } from '../tensor.js';
 import { arena } from './arena.js';
 
 /** A tensor whose storage comes from the step arena (contents unspecified until written). */
@@ -15,27 +15,78 @@ export function data(t: Tensor): Float32Array {
   return t.storage.data;
 }
 
+// Gradient buffers held by more than one tensor, with the number of holders: a residual add hands
+// its output's gradient to both inputs without a copy. Nothing adds into such a buffer in place
+// (the first accumulation into it makes a new buffer for the tensor that accumulates) until its
+// other holders are done with it. A tensor is done with its gradient once its producer's backward
+// has run: that backward reads it through gradOf, and the tape releases it after the entry.
+const holders = new Map<Float32Array, number>();
+const consumed = new Set<Tensor>();  // a Set: an op may read its output's gradient more than once
+
+function release(g: Float32Array | null): void {
+  if (g === null) return;
+  const n = holders.get(g);
+  if (n === undefined) return;
+  if (n <= 2) holders.delete(g);  // one holder left: it may write in place
+  else holders.set(g, n - 1);
+}
+
+tape.afterEntry = () => {
+  for (const t of consumed) release(t.grad);
+  consumed.clear();
+};
+// Once backward is over, intermediate gradients are dead (arena buffers come back next step).
+tape.afterRun = () => {
+  holders.clear();
+  consumed.clear();
+};
+
 /**
- * Adds g into t.grad. `owned` says g is a fresh arena buffer nobody else holds, so it can become
- * t.grad without a copy. Parameters keep a persistent grad buffer (allocated by the module), so
- * their gradients always accumulate in place.
+ * Adds g into t.grad. `owned` says g is a fresh arena buffer nobody else holds; otherwise some other
+ * tensor holds g as its gradient too, and t shares it (see above). Either way no copy is made.
+ * Parameters keep a persistent grad buffer (allocated by the module), so their gradients always
+ * accumulate in place.
  */
 export function accGrad(t: Tensor, g: Float32Array, owned: boolean): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    if (owned) {
-      t.grad = g;
-    } else {
-      t.grad = arena.take(g.length);
-      t.grad.set(g);
-    }
+    t.grad = g;
+    if (!owned) holders.set(g, (holders.get(g) ?? 1) + 1);
+    return;
+  }
+  if (holders.has(t.grad)) {
+    const sum = arena.take(g.length);
+    kernels.add(t.grad, g, { into: sum });
+    release(t.grad);
+    t.grad = sum;
     return;
   }
   kernels.add(t.grad, g, { into: t.grad });
 }
 
-/** The gradient arriving at an op's output; zeros if nothing downstream used it. */
+/**
+ * Lets a kernel that can accumulate (GEMM's beta) write its contribution to t's gradient straight
+ * into t.grad: `write(into, beta)` must set into = contribution + beta * into. Without a gradient
+ * yet, or with a shared one, it writes a fresh buffer (beta 0) instead.
+ */
+export function addIntoGrad(t: Tensor, write: (into: Float32Array, beta: 0 | 1) => void): void {
+  if (!t.requiresGrad) return;
+  if (t.grad !== null && !holders.has(t.grad)) {
+    write(t.grad, 1);
+    return;
+  }
+  const g = arena.take(t.size);
+  write(g, 0);
+  accGrad(t, g, true);
+}
+
+/**
+ * The gradient arriving at an op's output; zeros if nothing downstream used it. Only the backward
+ * of the op that produced t (or an update of a parameter's own gradient) may call it: t's share of
+ * a shared gradient is released when that backward ends.
+ */
 export function gradOf(t: Tensor): Float32Array {
   if (t.grad === null) t.grad = arena.zeros(t.size);
+  consumed.add(t);
   return t.grad;
 }

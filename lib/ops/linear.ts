@@ -1,10 +1,12 @@
-// y = x W^T + b, with W [out, in] (PyTorch layout). Forward: bias broadcast into y, then one GEMM
-// with beta = 1. Backward: dx = dy W; dW += dy^T x and db += 1^T dy accumulate straight into the
-// parameters' gradient buffers (beta = 1), so gradient accumulation over micro-batches is free.
+// y = x W^T + b, with W [out, in] (PyTorch layout). Forward: one GEMM whose epilogue adds the
+// bias. Backward: dx = dy W (accumulated into x's gradient by the GEMM when it has one);
+// dW += dy^T x with db += the column sums of dy computed while the GEMM packs dy^T, straight into
+// the parameters' gradient buffers (beta = 1), so gradient accumulation over micro-batches is free.
+import type { GemmOptions } from '../gemm.js';
 import { kernels } from '../kernels.js';
 import { needsGrad, tape, type Tensor } from '../tensor.js';
 import { arena } from './arena.js';
-import { accGrad, data, gradOf, scratch } from './grad.js';
+import { addIntoGrad, data, gradOf, scratch } from './grad.js';
 
 let ones = new Float32Array(0);
 function onesOf(n: number): Float32Array {
@@ -26,20 +28,32 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null): Tensor {
   if (!Number.isInteger(rows) || x.shape[x.shape.length - 1] !== inF)
     throw new RangeError(`linear: x's last dimension must be ${inF}, got shape [${x.shape.join(', ')}]`);
   const y = scratch([...x.shape.slice(0, -1), outF], needsGrad(x, W, b));
-  const yd = data(y);
-  if (b) broadcastRows(yd, data(b), rows);
-  kernels.gemm(data(x), data(W), { m: rows, n: outF, k: inF, transB: true, beta: b ? 1 : 0, C: yd });
+  const gemmOpts: GemmOptions = { m: rows, n: outF, k: inF, transB: true, C: data(y) };
+  if (b) gemmOpts.bias = data(b);
+  kernels.gemm(data(x), data(W), gemmOpts);
   if (y.requiresGrad) {
     tape.record(() => {
       const dy = gradOf(y);
-      if (W.requiresGrad) kernels.gemm(dy, data(x), { m: outF, n: inF, k: rows, transA: true, beta: 1, C: gradOf(W) });
-      if (b && b.requiresGrad) kernels.gemm(onesOf(rows), dy, { m: 1, n: outF, k: rows, beta: 1, C: gradOf(b) });
-      if (x.requiresGrad) {
-        const dx = arena.take(x.size);
-        kernels.gemm(dy, data(W), { m: rows, n: inF, k: outF, C: dx });
-        accGrad(x, dx, true);
-      }
+      weightGrads(dy, data(x), W, b, 0, outF, rows);
+      addIntoGrad(x, (into, beta) => kernels.gemm(dy, data(W), { m: rows, n: inF, k: outF, beta, C: into }));
     });
   }
   return y;
+}
+
+/**
+ * Adds dy^T x into rows [o, o + w) of W's gradient and dy's column sums into the same entries of
+ * b's (dy [rows, w], x [rows, in]): one GEMM, the bias gradient taken while it packs dy^T.
+ */
+export function weightGrads(dy: Float32Array, x: Float32Array, W: Tensor, b: Tensor | null, o: number, w: number,
+  rows: number): void {
+  const inF = W.shape[1]!;
+  const db = b && b.requiresGrad ? gradOf(b).subarray(o, o + w) : null;
+  if (W.requiresGrad) {
+    const opts: GemmOptions = { m: w, n: inF, k: rows, transA: true, beta: 1, C: gradOf(W).subarray(o * inF, (o + w) * inF) };
+    if (db) opts.rowSumsA = db;
+    kernels.gemm(dy, x, opts);
+  } else if (db) {
+    kernels.gemm(onesOf(rows), dy, { m: 1, n: w, k: rows, beta: 1, C: db });
+  }
 }

@@ -6,14 +6,8 @@
 import { kernels } from '../kernels.js';
 import { CpuStorage, needsGrad, tape, Tensor } from '../tensor.js';
 import { arena } from './arena.js';
-import { accGrad, data, gradOf } from './grad.js';
-import { broadcastRows } from './linear.js';
-
-let ones = new Float32Array(0);
-function onesOf(n: number): Float32Array {
-  if (ones.length < n) ones = new Float32Array(n).fill(1);
-  return ones.subarray(0, n);
-}
+import { addIntoGrad, data, gradOf } from './grad.js';
+import { weightGrads } from './linear.js';
 
 export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: readonly number[]): Tensor[] {
   const inF = W.shape[1]!, total = W.shape[0]!;
@@ -31,29 +25,28 @@ export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: rea
   const xd = data(x), Wd = data(W), bd = b ? data(b) : null;
   const offsets: number[] = [];
   widths.reduce((o, w) => (offsets.push(o), o + w), 0);
-  parts.forEach((p, i) => { if (bd) broadcastRows(data(p), bd.subarray(offsets[i]!, offsets[i]! + widths[i]!), rows); });
   const equal = widths.every((w) => w === widths[0]);
-  const beta = bd ? 1 : 0;
   if (equal && parts.length > 1) {
     const w = widths[0]!;
-    // C_i = x W_i^T for every part i in one call: A = x shared (strideA 0), B_i = rows of W.
-    kernels.gemmBatched(xd, Wd, { batch: parts.length, m: rows, n: w, k: inF, transB: true, beta,
-      strideA: 0, strideB: w * inF, strideC: rows * w, C: block });
+    // C_i = x W_i^T + b_i for every part i in one call: A = x shared (strideA 0), B_i = rows of W,
+    // b_i the matching slice of b.
+    kernels.gemmBatched(xd, Wd, { batch: parts.length, m: rows, n: w, k: inF, transB: true,
+      strideA: 0, strideB: w * inF, strideC: rows * w, C: block, ...(bd ? { bias: bd, strideBias: w } : {}) });
   } else {
-    parts.forEach((p, i) => kernels.gemm(xd, Wd.subarray(offsets[i]! * inF, (offsets[i]! + widths[i]!) * inF),
-      { m: rows, n: widths[i]!, k: inF, transB: true, beta, C: data(p) }));
+    parts.forEach((p, i) => {
+      const o = offsets[i]!, w = widths[i]!;
+      kernels.gemm(xd, Wd.subarray(o * inF, (o + w) * inF),
+        { m: rows, n: w, k: inF, transB: true, C: data(p), ...(bd ? { bias: bd.subarray(o, o + w) } : {}) });
+    });
   }
   if (grad) {
     tape.record(() => {
-      const dx = x.requiresGrad ? arena.take(x.size) : null;
-      parts.forEach((p, i) => {
-        const dy = gradOf(p), w = widths[i]!, o = offsets[i]!;
-        const Wi = Wd.subarray(o * inF, (o + w) * inF);
-        if (W.requiresGrad) kernels.gemm(dy, xd, { m: w, n: inF, k: rows, transA: true, beta: 1, C: gradOf(W).subarray(o * inF, (o + w) * inF) });
-        if (b && b.requiresGrad) kernels.gemm(onesOf(rows), dy, { m: 1, n: w, k: rows, beta: 1, C: gradOf(b).subarray(o, o + w) });
-        if (dx) kernels.gemm(dy, Wi, { m: rows, n: inF, k: w, beta: i === 0 ? 0 : 1, C: dx });
-      });
-      if (dx) accGrad(x, dx, true);
+      parts.forEach((p, i) => weightGrads(gradOf(p), xd, W, b, offsets[i]!, widths[i]!, rows));
+      // dx = sum_i dy_i W_i: the first part writes (or adds into x's gradient), the rest add.
+      addIntoGrad(x, (into, beta) => parts.forEach((p, i) => {
+        const o = offsets[i]!, w = widths[i]!;
+        kernels.gemm(gradOf(p), Wd.subarray(o * inF, (o + w) * inF), { m: rows, n: inF, k: w, beta: i === 0 ? beta : 1, C: into });
+      }));
     });
   }
   return parts;

@@ -37,22 +37,23 @@ export class Optimizer {
   }
 
   /**
-   * Applies one update from the accumulated gradients times gradScale (e.g. 1 / tokens).
+   * Applies one update from the accumulated gradients times gradScale (e.g. 1 / tokens), to every
+   * parameter in one fused call; with zeroGrads the gradients are cleared as they are read.
    * Returns the gradient norm (after gradScale, before clipping). A non-finite norm throws before
-   * any parameter changes.
+   * any parameter or gradient changes.
    */
-  apply(lr: number, gradScale: number): number {
+  apply(lr: number, gradScale: number, zeroGrads = false): number {
     const grads = this.params.map((p) => p.grad!);
     const norm = kernels.gradNorm(grads) * gradScale;
     if (!Number.isFinite(norm)) throw new NonFiniteError(`optimizer: gradient norm is ${norm} at step ${this.step + 1}; no weight was changed`, this.step + 1);
     const clip = this.opts.clipNorm > 0 && norm > this.opts.clipNorm ? this.opts.clipNorm / (norm + 1e-6) : 1;
     this.step += 1;
     const o = this.opts;
-    const stepOpts = { step: this.step, lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, gradScale: gradScale * clip };
-    this.params.forEach((p, i) => {
-      if (o.kind === 'adamw') kernels.adamwStep(p.storage.data, p.grad!, this.m[i]!, this.v[i]!, stepOpts);
-      else kernels.adamStep(p.storage.data, p.grad!, this.m[i]!, this.v[i]!, stepOpts);
-    });
+    const stepOpts = { step: this.step, lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay,
+      gradScale: gradScale * clip, zeroGrads };
+    const data = this.params.map((p) => p.storage.data);
+    if (o.kind === 'adamw') kernels.adamwStepMulti(data, grads, this.m, this.v, stepOpts);
+    else kernels.adamStepMulti(data, grads, this.m, this.v, stepOpts);
     return norm;
   }
 }

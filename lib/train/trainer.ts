@@ -127,6 +127,7 @@ export class Trainer {
     // Ops recorded outside a step (a forward without noGrad, a forward that threw) would otherwise
     // run in this step's backward, over arena buffers that have since been reused.
     tape.clear();
+    let zeroed = false;  // the update cleared the gradients as it read them
     try {
       for (const b of batches) {
         const l = this.accumulate(b, step);
@@ -134,7 +135,8 @@ export class Trainer {
         count += l.count;
       }
       const lr = learningRate(this.schedule, step);
-      const gradNorm = count > 0 ? this.optimizer.apply(lr, 1 / count) : 0;
+      const gradNorm = count > 0 ? this.optimizer.apply(lr, 1 / count, true) : 0;
+      zeroed = count > 0;
       return { loss: count > 0 ? sum / count : 0, tokens: count, gradNorm, lr };
     } catch (e) {
       // A kernel that rejects a non-finite input (attention checks q/k/v) throws before the loss
@@ -148,7 +150,7 @@ export class Trainer {
       throw err;
     } finally {
       tape.clear();
-      this.model.zeroGrad();
+      if (!zeroed) this.model.zeroGrad();
       ops.arena.releaseAll();
     }
   }

@@ -2,8 +2,13 @@
 // sync + AsyncWorker forms. The math lives in native/core (core/gemm.h).
 //
 // gemm(A, B, opts) / gemmBatched(A, B, opts): opts { m, n, k, transA?, transB?, alpha?, beta?, C?,
-// and for the batched form batch, strideA?, strideB?, strideC? }. C, when given, is read (beta != 0)
-// and written in place, then returned; otherwise a new zero-initialized array is returned.
+// bias?, and for gemm rowSumsA?, and for the batched form batch, strideA?, strideB?, strideC?,
+// strideBias? }.
+// C, when given, is read (beta != 0) and written in place, then returned; otherwise a new
+// zero-initialized array is returned. bias [n] is added to every row of C (entry i of a batch adds
+// the n values at i * strideBias, default 0: the same bias for all);
+// rowSumsA [m] = beta * rowSumsA + the row sums of op(A) (a Linear layer's bias gradient, fused
+// into the packing of dy^T).
 // Element values are not checked: NaN and Infinity in A or B propagate as in BLAS.
 #include <napi.h>
 
@@ -91,7 +96,7 @@ Napi::Float32Array output(const ArgContext& c, const Napi::Value& given, const s
 void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batched, GemmCall& call) {
   if (!is_plain_object(info[2]))
     c.type_error("opts", std::string("must be an object { ") + (batched ? "batch, " : "") +
-                             "m, n, k, transA?, transB?, alpha?, beta?, C? }, got " + describe(info[2]));
+                             "m, n, k, transA?, transB?, alpha?, beta?, C?, bias?" + (batched ? "" : ", rowSumsA?") + " }, got " + describe(info[2]));
   Napi::Object o = info[2].As<Napi::Object>();
   GemmParams& p = call.p;
   p.batch = batched ? get_int(c, o, "batch", "opts.batch", 1, kMaxDim, -1) : 1;
@@ -122,7 +127,27 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
   const std::string cexpr = batched ? "(batch-1)*strideC + m*n" : "m*n";
   Napi::Float32Array A = expect_f32(c, info[0], "A", alen, aexpr, false);
   Napi::Float32Array B = expect_f32(c, info[1], "B", blen, bexpr, false);
-  Napi::Float32Array C = output(c, o.Get("C"), "opts.C", clen, cexpr, {span_of(A, "A"), span_of(B, "B")});
+  std::vector<Span> inputs{span_of(A, "A"), span_of(B, "B")};
+  Napi::Value bias = o.Get("bias");
+  if (!bias.IsUndefined()) {
+    p.stride_bias = batched ? get_int(c, o, "strideBias", "opts.strideBias", 0, kMaxElements, 0) : 0;
+    const int64_t len = mul(c, p.batch - 1, p.stride_bias, "opts.strideBias", "(batch-1)*strideBias") + p.N;
+    Napi::Float32Array b = expect_f32(c, bias, "opts.bias", len, batched ? "(batch-1)*strideBias + n" : "n", false);
+    p.bias = b.Data();
+    call.keep.add(b);
+    inputs.push_back(span_of(b, "opts.bias"));
+  }
+  Napi::Float32Array C = output(c, o.Get("C"), "opts.C", clen, cexpr, inputs);
+  Napi::Value sums = o.Get("rowSumsA");
+  if (!sums.IsUndefined()) {
+    if (batched) c.type_error("opts.rowSumsA", "is only supported by gemm, not gemmBatched");
+    Napi::Float32Array r = expect_f32(c, sums, "opts.rowSumsA", p.M, "m", false);
+    inputs.push_back(span_of(C, "opts.C"));
+    check_disjoint(c, span_of(r, "opts.rowSumsA"), inputs);
+    p.row_sums_a = r.Data();
+    p.row_sums_beta = p.beta;
+    call.keep.add(r);
+  }
   p.a = A.Data(); p.b = B.Data(); p.c = C.Data();
   call.keep.add(A); call.keep.add(B);
   call.result = Napi::Persistent(static_cast<Napi::Value>(C));

@@ -23,18 +23,14 @@ struct AdamCall {
   const float* grads = nullptr;
 };
 
-// adamStep / adamwStep(params, grads, m, v, opts): opts.step (1-based) is required.
-std::shared_ptr<AdamCall> parse_adam(const ArgContext& c, const Napi::CallbackInfo& info, bool decoupled) {
-  auto call = std::make_shared<AdamCall>(c);
-  OpArrays& arr = call->arrays;
-  auto grads = arr.in_f32(info[1], "grads");
-  const int64_t n = static_cast<int64_t>(grads.ElementLength());
-  auto params = arr.inout_f32(info[0], "params", n, "grads.length");
-  auto m = arr.inout_f32(info[2], "m", n, "grads.length");
-  auto v = arr.inout_f32(info[3], "v", n, "grads.length");
-  if (info[4].IsUndefined()) c.type_error("opts", "is required: { lr?, beta1?, beta2?, eps?, weightDecay?, step, gradScale? }");
-  Napi::Object o = options(c, info[4]);
-  AdamParams& p = call->p;
+// The options of the Adam steps: opts.step (1-based) is required; zeroGrads only for the
+// multi-tensor form.
+AdamParams parse_adam_options(const ArgContext& c, const Napi::Value& v, bool decoupled, bool multi, bool* zero_grads) {
+  const char* keys = multi ? "{ lr?, beta1?, beta2?, eps?, weightDecay?, step, gradScale?, zeroGrads? }"
+                           : "{ lr?, beta1?, beta2?, eps?, weightDecay?, step, gradScale? }";
+  if (v.IsUndefined()) c.type_error("opts", std::string("is required: ") + keys);
+  Napi::Object o = options(c, v);
+  AdamParams p;
   p.decoupled = decoupled;
   p.lr = opt_number(c, o, "lr", 1e-3, 0.0, 1e30);
   p.beta1 = opt_number(c, o, "beta1", 0.9, 0.0, 1.0);
@@ -45,6 +41,20 @@ std::shared_ptr<AdamCall> parse_adam(const ArgContext& c, const Napi::CallbackIn
   p.weight_decay = opt_number(c, o, "weightDecay", decoupled ? 1e-2 : 0.0, 0.0, 1e30);
   p.grad_scale = opt_number(c, o, "gradScale", 1.0, -1e30, 1e30);
   p.step = get_int(c, o, "step", "opts.step", 1, int64_t(1) << 53, 0);
+  if (zero_grads) *zero_grads = opt_bool(c, o, "zeroGrads", false);
+  return p;
+}
+
+// adamStep / adamwStep(params, grads, m, v, opts): opts.step (1-based) is required.
+std::shared_ptr<AdamCall> parse_adam(const ArgContext& c, const Napi::CallbackInfo& info, bool decoupled) {
+  auto call = std::make_shared<AdamCall>(c);
+  OpArrays& arr = call->arrays;
+  auto grads = arr.in_f32(info[1], "grads");
+  const int64_t n = static_cast<int64_t>(grads.ElementLength());
+  auto params = arr.inout_f32(info[0], "params", n, "grads.length");
+  auto m = arr.inout_f32(info[2], "m", n, "grads.length");
+  auto v = arr.inout_f32(info[3], "v", n, "grads.length");
+  call->p = parse_adam_options(c, info[4], decoupled, false, nullptr);
   call->n = n;
   call->params = params.Data();
   call->grads = grads.Data();
@@ -59,6 +69,68 @@ Napi::Value adam_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = parse_adam(c, info, Decoupled);
   auto work = [call] { adam_step(call->n, call->p, call->params, call->grads, call->m, call->v); };
+  if (!Async) {
+    work();
+    return c.env.Undefined();
+  }
+  return KernelWorker::Start(c.env, fn, work, [call](Napi::Env env) { return env.Undefined(); });
+}
+
+// adamStepMulti / adamwStepMulti(params[], grads[], m[], v[], opts): adamStep on every tensor i
+// (params[i], grads[i], m[i], v[i] of one length), in one call and one parallel pass. No array may
+// overlap another; with opts.zeroGrads the gradients are cleared as they are read.
+struct AdamMultiCall {
+  explicit AdamMultiCall(const ArgContext& c) : arrays(c) {}
+  OpArrays arrays;
+  std::vector<AdamTensor> tensors;
+  AdamParams p;
+  bool zero_grads = false;
+};
+
+Napi::Array list_arg(const ArgContext& c, const Napi::Value& v, const char* name, uint32_t length, bool check_length) {
+  if (!v.IsArray()) c.type_error(name, "must be an Array of Float32Arrays, got " + describe(v));
+  Napi::Array a = v.As<Napi::Array>();
+  if (check_length && a.Length() != length)
+    c.range_error(name, "must have " + std::to_string(length) + " arrays (params.length), got " + std::to_string(a.Length()));
+  return a;
+}
+
+std::shared_ptr<AdamMultiCall> parse_adam_multi(const ArgContext& c, const Napi::CallbackInfo& info, bool decoupled) {
+  auto call = std::make_shared<AdamMultiCall>(c);
+  Napi::Array params = list_arg(c, info[0], "params", 0, false);
+  const uint32_t count = params.Length();
+  if (count > (1u << 24)) c.range_error("params", "has too many arrays");
+  Napi::Array grads = list_arg(c, info[1], "grads", count, true);
+  Napi::Array m = list_arg(c, info[2], "m", count, true);
+  Napi::Array v = list_arg(c, info[3], "v", count, true);
+  call->p = parse_adam_options(c, info[4], decoupled, true, &call->zero_grads);
+  OpArrays& arr = call->arrays;
+  call->tensors.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::string at = "[" + std::to_string(i) + "]";
+    Napi::Value pv = params.Get(i);
+    if (!pv.IsTypedArray() || pv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      c.type_error("params" + at, "must be a Float32Array, got " + describe(pv));
+    const int64_t n = static_cast<int64_t>(pv.As<Napi::TypedArray>().ElementLength());
+    const std::string len = "params" + at + ".length";
+    AdamTensor& t = call->tensors[i];
+    t.n = n;
+    t.params = arr.inout_f32(pv, "params" + at, n, len).Data();
+    t.grads = arr.inout_f32(grads.Get(i), "grads" + at, n, len).Data();
+    t.m = arr.inout_f32(m.Get(i), "m" + at, n, len).Data();
+    t.v = arr.inout_f32(v.Get(i), "v" + at, n, len).Data();
+  }
+  return call;
+}
+
+template <bool Decoupled, bool Async>
+Napi::Value adam_multi_js(const Napi::CallbackInfo& info) {
+  const char* fn = Decoupled ? (Async ? "adamwStepMultiAsync" : "adamwStepMulti") : (Async ? "adamStepMultiAsync" : "adamStepMulti");
+  ArgContext c{info.Env(), fn};
+  auto call = parse_adam_multi(c, info, Decoupled);
+  auto work = [call] {
+    adam_step_multi(static_cast<int>(call->tensors.size()), call->tensors.data(), call->p, call->zero_grads);
+  };
   if (!Async) {
     work();
     return c.env.Undefined();
@@ -131,6 +203,10 @@ void register_optim(Napi::Env env, Napi::Object exports) {
   exports.Set("adamwStep", Napi::Function::New(env, adam_js<true, false>));
   exports.Set("adamStepAsync", Napi::Function::New(env, adam_js<false, true>));
   exports.Set("adamwStepAsync", Napi::Function::New(env, adam_js<true, true>));
+  exports.Set("adamStepMulti", Napi::Function::New(env, adam_multi_js<false, false>));
+  exports.Set("adamwStepMulti", Napi::Function::New(env, adam_multi_js<true, false>));
+  exports.Set("adamStepMultiAsync", Napi::Function::New(env, adam_multi_js<false, true>));
+  exports.Set("adamwStepMultiAsync", Napi::Function::New(env, adam_multi_js<true, true>));
   exports.Set("gradNorm", Napi::Function::New(env, grad_norm_js));
   exports.Set("clipGradNorm", Napi::Function::New(env, clip_grad_norm_js));
 }

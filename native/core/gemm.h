@@ -31,11 +31,16 @@ struct GemmParams {
   // Strided batch: entry i uses a + i * stride_a, b + i * stride_b, c + i * stride_c. A stride of
   // 0 shares that operand across the batch (not allowed for C: entries are written in parallel).
   int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
-  // Optional [N]: added to every row of C after the product (the fused bias of a Linear layer).
+  // Optional [N]: added to every row of C after the product (the fused bias of a Linear layer);
+  // entry i of a batch adds bias + i * stride_bias (0: one bias for every entry).
   const float* bias = nullptr;
-  // Optional [M], batch == 1 only: receives sum_k op(A)(i, k) for each row i, computed while A is
-  // packed (the fused bias gradient of a Linear layer: op(A) = dy^T).
+  int64_t stride_bias = 0;
+  // Optional [M], batch == 1 only: row_sums_a[i] = row_sums_beta * row_sums_a[i] + sum_k op(A)(i, k),
+  // the sums computed while A is packed (the fused bias gradient of a Linear layer: op(A) = dy^T;
+  // row_sums_beta = 1 accumulates it into a parameter's gradient). With row_sums_beta == 0 the
+  // previous contents are never read.
   float* row_sums_a = nullptr;
+  float row_sums_beta = 0.f;
 };
 
 // Runs on the active ISA variant (core/dispatch.h) with attnode::num_threads() threads.

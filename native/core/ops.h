@@ -79,6 +79,14 @@ struct AdamParams {
 };
 // One fused step in place on params, m, v (PyTorch's Adam/AdamW semantics).
 void adam_step(int64_t n, const AdamParams& p, float* params, const float* grads, float* m, float* v);
+// One tensor of adam_step_multi: n elements of each array.
+struct AdamTensor {
+  int64_t n = 0;
+  float *params = nullptr, *grads = nullptr, *m = nullptr, *v = nullptr;
+};
+// adam_step on every tensor (the same bits), in one parallel pass over all of them. With
+// zero_grads, each gradient element is set to 0 once read (ready for the next accumulation).
+void adam_step_multi(int count, const AdamTensor* tensors, const AdamParams& p, bool zero_grads);
 // sqrt of the sum of squares over all arrays, accumulated in double over fixed blocks.
 double global_grad_norm(int count, const float* const* arrays, const int64_t* lengths);
 void scale_in_place(int64_t n, float s, float* x);

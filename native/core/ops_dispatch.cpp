@@ -48,10 +48,11 @@ void log_softmax(int64_t rows, int64_t dim, const float* x, float* y) { ops().lo
 void adam_step(int64_t n, const AdamParams& p, float* params, const float* grads, float* m, float* v) {
   ops().adam_step(n, p, params, grads, m, v);
 }
+void adam_step_multi(int count, const AdamTensor* tensors, const AdamParams& p, bool zero_grads) {
+  ops().adam_step_multi(count, tensors, p, zero_grads);
+}
 double global_grad_norm(int count, const float* const* arrays, const int64_t* lengths) {
-  double s = 0.0;
-  for (int i = 0; i < count; ++i) s += ops().sum_squares(lengths[i], arrays[i]);
-  return std::sqrt(s);
+  return std::sqrt(ops().sum_squares_multi(count, arrays, lengths));
 }
 void scale_in_place(int64_t n, float s, float* x) { ops().scale(n, s, x); }
 

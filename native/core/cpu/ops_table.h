@@ -26,7 +26,9 @@ struct OpsTable {
                               const int32_t* targets, float* dlogits);
   void (*log_softmax)(int64_t rows, int64_t dim, const float* x, float* y);
   void (*adam_step)(int64_t n, const AdamParams& p, float* params, const float* grads, float* m, float* v);
-  double (*sum_squares)(int64_t n, const float* x);  // fixed blocks, summed in order in double
+  void (*adam_step_multi)(int count, const AdamTensor* tensors, const AdamParams& p, bool zero_grads);
+  // Sum of squares of all elements of all arrays: fixed blocks, summed in order in double.
+  double (*sum_squares_multi)(int count, const float* const* arrays, const int64_t* lengths);
   void (*scale)(int64_t n, float s, float* x);
 };
 

@@ -1,0 +1,133 @@
+// The fused Linear-layer parts of kernels.gemm: the bias added by the epilogue (per entry of a batch
+// with strideBias), the row sums of op(A) taken while A is packed (rowSumsA, following beta), on
+// both GEMM paths, odd sizes and the "kept A" path of short deep products (dW = dy^T x: m <= 336,
+// k up to 1500), against float64 references; bits across thread counts and ISA variants; and the
+// argument checks of the new options.
+import { describe, expect, it } from 'vitest';
+import { kernels } from '../dist/index.js';
+import { forEachIsa, withThreads } from './helpers/ops-check.js';
+import { expectClose, expectSameBits } from './helpers/metrics.js';
+import { Rng, poisoned, randn } from './helpers/random.js';
+
+const TOL = 2e-5;
+
+/** float64 op(A) op(B) + beta * C + bias, and beta * sums0 + the row sums of op(A). */
+function ref(A: Float32Array, B: Float32Array, C0: Float32Array | null, bias: Float32Array | null, sums0: Float32Array | null,
+  m: number, n: number, k: number, transA: boolean, transB: boolean, beta: number) {
+  const C = new Float64Array(m * n), sums = new Float64Array(m);
+  for (let i = 0; i < m; ++i) {
+    let rs = 0;
+    for (let l = 0; l < k; ++l) rs += transA ? A[l * m + i]! : A[i * k + l]!;
+    sums[i] = rs + (beta === 0 || !sums0 ? 0 : beta * sums0[i]!);
+    for (let j = 0; j < n; ++j) {
+      let s = 0;
+      for (let l = 0; l < k; ++l) s += (transA ? A[l * m + i]! : A[i * k + l]!) * (transB ? B[j * k + l]! : B[l * n + j]!);
+      C[i * n + j] = s + (beta === 0 || !C0 ? 0 : beta * C0[i * n + j]!) + (bias ? bias[j]! : 0);
+    }
+  }
+  return { C, sums };
+}
+
+const SHAPES: [number, number, number][] = [[1, 7, 33], [7, 65, 8], [16, 33, 80], [17, 80, 65], [100, 70, 1500], [257, 33, 257], [400, 40, 90]];
+
+describe('gemm bias and rowSumsA', () => {
+  for (const [m, n, k] of SHAPES) {
+    it(`m=${m} n=${n} k=${k}: every transpose, beta 0 (poisoned C and sums) and 1`, () => {
+      const rng = new Rng(m * 31 + n * 7 + k);
+      for (const transA of [false, true]) for (const transB of [false, true]) for (const beta of [0, 1]) {
+        const A = randn(rng, m * k), B = randn(rng, k * n), bias = randn(rng, n);
+        const C0 = beta ? randn(rng, m * n) : poisoned(m * n), S0 = beta ? randn(rng, m) : poisoned(m);
+        const C = C0.slice(), S = S0.slice();
+        kernels.gemm(A, B, { m, n, k, transA, transB, beta, C, bias, rowSumsA: S });
+        const r = ref(A, B, C0, bias, S0, m, n, k, transA, transB, beta);
+        const what = `transA=${transA} transB=${transB} beta=${beta}`;
+        expectClose(C, r.C, TOL, `C ${what}`);
+        expectClose(S, r.sums, TOL, `rowSumsA ${what}`);
+      }
+    });
+  }
+
+  it('bits: 1, 2 and 3 threads agree; every ISA variant is close to portable', () => {
+    const rng = new Rng(3);
+    for (const [m, n, k] of [[256, 256, 1024], [33, 200, 300], [5, 64, 40]] as const) {
+      const A = randn(rng, m * k), B = randn(rng, k * n), bias = randn(rng, n), C0 = randn(rng, m * n), S0 = randn(rng, m);
+      const run = () => {
+        const C = C0.slice(), S = S0.slice();
+        kernels.gemm(A, B, { m, n, k, transA: true, beta: 1, C, bias, rowSumsA: S });
+        return { C, S };
+      };
+      const one = withThreads(1, run), two = withThreads(2, run), three = withThreads(3, run);
+      for (const [name, r] of [['2', two], ['3', three]] as const) {
+        expectSameBits(r.C, one.C, `C ${name} threads m=${m}`);
+        expectSameBits(r.S, one.S, `rowSumsA ${name} threads m=${m}`);
+      }
+      const byIsa = forEachIsa(run);
+      for (const [isa, r] of byIsa) {
+        expectClose(r.C, byIsa.get('portable')!.C, TOL, `${isa} C`);
+        expectClose(r.S, byIsa.get('portable')!.S, TOL, `${isa} rowSumsA`);
+      }
+    }
+  });
+
+  it('alpha = 0 or k = 0: C = beta * C + bias and rowSumsA = beta * rowSumsA (+ the sums)', () => {
+    const C = Float32Array.from([1, 2, 3, 4]), S = Float32Array.from([5, 6]);
+    kernels.gemm(Float32Array.from([1, 2, 3, 4]), new Float32Array(4).fill(NaN), { m: 2, n: 2, k: 2, alpha: 0, beta: 2, C,
+      bias: Float32Array.from([10, 20]), rowSumsA: S });
+    expect(Array.from(C)).toEqual([12, 24, 16, 28]);
+    expect(Array.from(S)).toEqual([13, 19]);  // 2 * [5, 6] + the row sums [3, 7]
+    const D = new Float32Array(4).fill(NaN), T = new Float32Array(2).fill(NaN);
+    kernels.gemm(new Float32Array(0), new Float32Array(0), { m: 2, n: 2, k: 0, C: D, bias: Float32Array.from([1, 2]), rowSumsA: T });
+    expect(Array.from(D)).toEqual([1, 2, 1, 2]);
+    expect(Array.from(T)).toEqual([0, 0]);
+  });
+});
+
+describe('gemmBatched bias with strideBias', () => {
+  it('per-entry bias slices (strideBias = n) and one shared bias (default 0), both paths', () => {
+    const rng = new Rng(21);
+    for (const [batch, m, n, k] of [[3, 40, 24, 33], [3, 300, 64, 70], [5, 4, 17, 9]] as const) {
+      const A = randn(rng, m * k), B = randn(rng, batch * n * k);
+      for (const strideBias of [n, 0]) {
+        const bias = randn(rng, (batch - 1) * strideBias + n);
+        const C = kernels.gemmBatched(A, B, { batch, m, n, k, transB: true, strideA: 0, strideB: n * k, C: poisoned(batch * m * n),
+          bias, strideBias });
+        for (let e = 0; e < batch; ++e) {
+          const r = ref(A, B.subarray(e * n * k, (e + 1) * n * k), null, bias.subarray(e * strideBias, e * strideBias + n), null,
+            m, n, k, false, true, 0);
+          expectClose(C.subarray(e * m * n, (e + 1) * m * n), r.C, TOL, `batch=${batch} m=${m} entry ${e} strideBias=${strideBias}`);
+        }
+      }
+    }
+  });
+});
+
+describe('argument checks of bias, strideBias and rowSumsA', () => {
+  const A = new Float32Array(6), B = new Float32Array(12), ok = { m: 2, n: 4, k: 3 };
+  const cases: [string, () => unknown, ErrorConstructor, RegExp][] = [
+    ['bias wrong length', () => kernels.gemm(A, B, { ...ok, bias: new Float32Array(3) }), RangeError, /^gemm: opts\.bias must have length 4 \(n\)/],
+    ['bias wrong type', () => kernels.gemm(A, B, { ...ok, bias: [1, 2, 3, 4] as never }), TypeError, /^gemm: opts\.bias must be a Float32Array/],
+    ['C overlaps bias', () => {
+      const buf = new Float32Array(12);
+      return kernels.gemm(A, B, { ...ok, bias: buf.subarray(0, 4), C: buf.subarray(2, 10) });
+    }, RangeError, /^gemm: opts\.C must not overlap opts\.bias/],
+    ['rowSumsA wrong length', () => kernels.gemm(A, B, { ...ok, rowSumsA: new Float32Array(3) }), RangeError, /^gemm: opts\.rowSumsA must have length 2 \(m\)/],
+    ['rowSumsA overlaps C', () => {
+      const buf = new Float32Array(10);
+      return kernels.gemm(A, B, { ...ok, C: buf.subarray(0, 8), rowSumsA: buf.subarray(7, 9) });
+    }, RangeError, /^gemm: opts\.rowSumsA must not overlap opts\.C/],
+    ['rowSumsA overlaps A', () => kernels.gemm(A, B, { ...ok, rowSumsA: A.subarray(0, 2) }), RangeError, /^gemm: opts\.rowSumsA must not overlap A/],
+    ['rowSumsA in gemmBatched', () => kernels.gemmBatched(A, B, { ...ok, batch: 1, rowSumsA: new Float32Array(2) }), TypeError,
+      /^gemmBatched: opts\.rowSumsA is only supported by gemm/],
+    ['strideBias too long for bias', () => kernels.gemmBatched(A, new Float32Array(24), { ...ok, batch: 2, strideA: 0, bias: new Float32Array(4), strideBias: 4 }),
+      RangeError, /^gemmBatched: opts\.bias must have length 8 \(\(batch-1\)\*strideBias \+ n\)/],
+    ['strideBias on gemm', () => kernels.gemm(A, B, { ...ok, strideBias: 1 } as never), TypeError, /^gemm: opts\.strideBias is not an option/],
+  ];
+  for (const [name, fn, type, msg] of cases) {
+    it(name, () => {
+      let err: unknown;
+      try { fn(); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(type);
+      expect((err as Error).message).toMatch(msg);
+    });
+  }
+});
