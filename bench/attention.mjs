@@ -23,12 +23,11 @@ import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { measureClock, nominalGhz } from './ops/common.mjs';
+import { PYTHON, TORCH_ENV, measureClock, nominalGhz } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const distIndex = pathToFileURL(path.join(root, 'dist', 'index.js')).href;
-const PYTHON = '/usr/bin/python3';  // Debian's python with python3-torch; not the pyenv one on PATH
 const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -234,11 +233,11 @@ function runCase(c, reps) {
 
 
 function runTorch(cases, threads, reps) {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', env: TORCH_ENV });
   if (probe.status !== 0) return { skipped: `${PYTHON} -c 'import torch' failed (apt-get install -y python3-torch libopenblas0-openmp)` };
   const input = JSON.stringify({ threads, ...reps, cases });
   const r = spawnSync(PYTHON, [path.join(here, 'torch_attention.py')],
-    { input, encoding: 'utf8', maxBuffer: 64 * MiB, stdio: ['pipe', 'pipe', 'inherit'] });
+    { input, encoding: 'utf8', maxBuffer: 64 * MiB, stdio: ['pipe', 'pipe', 'inherit'], env: TORCH_ENV });
   if (r.status !== 0) return { skipped: `torch_attention.py exited ${r.status ?? r.signal}` };
   return JSON.parse(r.stdout);
 }

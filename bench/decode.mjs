@@ -20,13 +20,13 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PYTHON, TORCH_ENV } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = (p) => pathToFileURL(path.join(here, '..', 'dist', p)).href;
 const { Seq2SeqTransformer } = await import(dist('nn/seq2seq.js'));
 const { generate } = await import(dist('decode/index.js'));
 const { getNumThreads, setNumThreads, cpuInfo } = await import(dist('runtime.js'));
-const PYTHON = '/usr/bin/python3';  // Debian's python with python3-torch
 
 function parseArgs(argv) {
   const a = { quick: false, threads: null, torch: true, pairs: null, json: null };
@@ -47,9 +47,9 @@ function parseArgs(argv) {
 
 class Torch {
   static start() {
-    const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+    const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', env: TORCH_ENV });
     if (probe.status !== 0) return { skipped: `${PYTHON} -c 'import torch' failed (apt-get install -y python3-torch)` };
-    return new Torch(spawn(PYTHON, [path.join(here, 'torch_decode.py')], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    return new Torch(spawn(PYTHON, [path.join(here, 'torch_decode.py')], { stdio: ['pipe', 'pipe', 'inherit'], env: TORCH_ENV }));
   }
   constructor(child) {
     this.child = child;

@@ -23,7 +23,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PYTHON, TorchServer } from './ops/common.mjs';
+import { PYTHON, TORCH_ENV, TorchServer } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -144,7 +144,7 @@ async function main() {
   let torch = null, torchInfo = null, torchSetup = null;
   const theirs = { seconds: [], losses: [] };
   if (args.torch) {
-    const child = spawn(PYTHON, [path.join(here, 'torch_train.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(PYTHON, [path.join(here, 'torch_train.py')], { stdio: ['pipe', 'pipe', 'inherit'], env: TORCH_ENV });
     const server = new TorchServer(child);
     try {
       torchInfo = await server.request({ cmd: 'config', threads });

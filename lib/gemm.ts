@@ -26,6 +26,15 @@ export interface GemmOptions {
    * With op(A) = dy^T (transA) these are a Linear layer's bias gradient, at no extra pass over dy.
    */
   rowSumsA?: Float32Array;
+  /** [m*n], gemm only: added to C once, like bias (a residual connection fused into a Linear layer). */
+  addend?: Float32Array;
+  /**
+   * [m*n], gemm only: the product counts only where gate > 0, i.e.
+   * C = alpha * (op(A) op(B) .* [gate > 0]) + beta * C + ... (a ReLU's backward, gate its output).
+   */
+  gate?: Float32Array;
+  /** max(0, x) of the final C (a Linear layer followed by ReLU; NaN gives 0). */
+  relu?: boolean;
 }
 
 /** Strided batch: entry i reads A at i*strideA, B at i*strideB and writes C at i*strideC. */
@@ -88,7 +97,7 @@ function gemmView(): GemmNativeAddon {
 }
 const gemmNative = gemmView();
 
-const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C', 'bias', 'rowSumsA'];
+const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu'];
 const BATCHED_KEYS = [...GEMM_KEYS, 'batch', 'strideA', 'strideB', 'strideC', 'strideBias'];
 const LINEAR_KEYS = ['rows', 'inFeatures', 'outFeatures'];
 const LINEAR_BACKWARD_KEYS = [...LINEAR_KEYS, 'needInputGrad'];

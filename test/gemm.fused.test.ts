@@ -1,8 +1,9 @@
 // The fused Linear-layer parts of kernels.gemm: the bias added by the epilogue (per entry of a batch
-// with strideBias), the row sums of op(A) taken while A is packed (rowSumsA, following beta), on
-// both GEMM paths, odd sizes and the "kept A" path of short deep products (dW = dy^T x: m <= 336,
-// k up to 1500), against float64 references; bits across thread counts and ISA variants; and the
-// argument checks of the new options.
+// with strideBias), the row sums of op(A) taken while A is packed (rowSumsA, following beta), the
+// residual addend, the ReLU gate of a backward and the ReLU of a forward, on both GEMM paths, odd
+// sizes and the "kept A" path of short deep products (dW = dy^T x: m <= 336, k up to 1500, op(A)
+// packed once by the team), against float64 references; bits across thread counts and ISA
+// variants; and the argument checks of the new options.
 import { describe, expect, it } from 'vitest';
 import { kernels } from '../dist/index.js';
 import { forEachIsa, withThreads } from './helpers/ops-check.js';
@@ -82,6 +83,51 @@ describe('gemm bias and rowSumsA', () => {
   });
 });
 
+describe('gemm addend, gate and relu', () => {
+  /** float64 relu?(alpha * (op(A) op(B) .* [gate > 0]) + beta * C0 + bias + addend). */
+  function refEpi(A: Float32Array, B: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean,
+    o: { alpha: number; beta: number; C0: Float32Array; bias?: Float32Array; addend?: Float32Array; gate?: Float32Array; relu?: boolean }) {
+    const r = ref(A, B, null, null, null, m, n, k, transA, transB, 0).C;
+    return r.map((v, idx) => {
+      let x = o.alpha * (o.gate && !(o.gate[idx]! > 0) ? 0 : v);
+      if (o.beta !== 0) x += o.beta * o.C0[idx]!;
+      if (o.bias) x += o.bias[idx % n]!;
+      if (o.addend) x += o.addend[idx]!;
+      return o.relu ? Math.max(0, x) : x;
+    });
+  }
+  const shapes: [number, number, number][] = [[3, 40, 33], [16, 65, 300], [64, 128, 512], [100, 70, 1500], [400, 40, 90], [257, 33, 257]];
+  for (const [m, n, k] of shapes) {
+    it(`m=${m} n=${n} k=${k}: every transpose and combination against float64; 1, 2 and 3 threads give the same bits`, () => {
+      const rng = new Rng(m + 3 * n + 7 * k);
+      for (const transA of [false, true]) for (const transB of [false, true]) {
+        const A = randn(rng, m * k), B = randn(rng, k * n), C0 = randn(rng, m * n);
+        const combos = [
+          { alpha: 1, beta: 0, relu: true, bias: randn(rng, n) },
+          { alpha: 1, beta: 0, addend: randn(rng, m * n), bias: randn(rng, n) },
+          { alpha: 0.5, beta: 1, gate: randn(rng, m * n) },
+          { alpha: 1, beta: 0, gate: randn(rng, m * n), addend: randn(rng, m * n), relu: true },
+        ];
+        for (const c of combos) {
+          const what = `transA=${transA} transB=${transB} ${Object.keys(c).join('+')}`;
+          const run = () => kernels.gemm(A, B, { m, n, k, transA, transB, ...c, C: c.beta ? C0.slice() : poisoned(m * n) });
+          const one = withThreads(1, run);
+          expectClose(one, refEpi(A, B, m, n, k, transA, transB, { ...c, C0 }), TOL, what);
+          expectSameBits(withThreads(2, run), one, `2 threads ${what}`);
+          expectSameBits(withThreads(3, run), one, `3 threads ${what}`);
+        }
+      }
+    });
+  }
+
+  it('relu gives exact zeros and gate drops the product where gate <= 0 or NaN', () => {
+    const A = Float32Array.from([1, -1]), B = Float32Array.from([2, 3]);  // op(A) op(B) = [[2, 3], [-2, -3]]
+    expect(Array.from(kernels.gemm(A, B, { m: 2, n: 2, k: 1, relu: true }))).toEqual([2, 3, 0, 0]);
+    const gate = Float32Array.from([1, 0, NaN, -1]);
+    expect(Array.from(kernels.gemm(A, B, { m: 2, n: 2, k: 1, gate, beta: 1, C: Float32Array.from([10, 20, 30, 40]) }))).toEqual([12, 20, 30, 40]);
+  });
+});
+
 describe('gemmBatched bias with strideBias', () => {
   it('per-entry bias slices (strideBias = n) and one shared bias (default 0), both paths', () => {
     const rng = new Rng(21);
@@ -120,6 +166,15 @@ describe('argument checks of bias, strideBias and rowSumsA', () => {
       /^gemmBatched: opts\.rowSumsA is only supported by gemm/],
     ['strideBias too long for bias', () => kernels.gemmBatched(A, new Float32Array(24), { ...ok, batch: 2, strideA: 0, bias: new Float32Array(4), strideBias: 4 }),
       RangeError, /^gemmBatched: opts\.bias must have length 8 \(\(batch-1\)\*strideBias \+ n\)/],
+    ['addend wrong length', () => kernels.gemm(A, B, { ...ok, addend: new Float32Array(7) }), RangeError, /^gemm: opts\.addend must have length 8 \(m\*n\)/],
+    ['gate wrong type', () => kernels.gemm(A, B, { ...ok, gate: new Int32Array(8) as never }), TypeError, /^gemm: opts\.gate must be a Float32Array/],
+    ['C overlaps addend', () => {
+      const buf = new Float32Array(16);
+      return kernels.gemm(A, B, { ...ok, addend: buf.subarray(0, 8), C: buf.subarray(4, 12) });
+    }, RangeError, /^gemm: opts\.C must not overlap opts\.addend/],
+    ['relu not boolean', () => kernels.gemm(A, B, { ...ok, relu: 1 as never }), TypeError, /^gemm: opts\.relu must be a boolean/],
+    ['gate in gemmBatched', () => kernels.gemmBatched(A, B, { ...ok, batch: 1, gate: new Float32Array(8) } as never), TypeError,
+      /^gemmBatched: opts\.gate is only supported by gemm/],
     ['strideBias on gemm', () => kernels.gemm(A, B, { ...ok, strideBias: 1 } as never), TypeError, /^gemm: opts\.strideBias is not an option/],
   ];
   for (const [name, fn, type, msg] of cases) {

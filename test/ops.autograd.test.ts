@@ -1,5 +1,6 @@
 // Gradient plumbing of the differentiable ops: a residual add hands its output's gradient to both
-// inputs without a copy, and GEMMs accumulate straight into an input's gradient. These graphs
+// inputs without a copy, GEMMs accumulate straight into an input's gradient, and a ReLU fused
+// into a Linear layer gates every gradient contribution to its output. These graphs
 // put a tensor on both sides of an add, use it again before and after the add, and chain adds, so
 // that any in-place accumulation into a buffer still read elsewhere gives a wrong gradient. The
 // reference is a float64 re-implementation of each graph, differentiated by central differences
@@ -23,6 +24,7 @@ const lin64 = (x: V, W: V, b: V): V => {
   return y;
 };
 const add64 = (a: V, b: V): V => a.map((x, i) => x + b[i]!);
+const relu64 = (a: V): V => a.map((x) => Math.max(0, x));
 const scale64 = (a: V, c: number): V => a.map((x) => x * c);
 
 interface Graph {
@@ -59,6 +61,21 @@ const GRAPHS: Graph[] = [
     name: 'an add whose inputs are both adds of x',
     f: (x, W, b) => { const a = ops.add(x, x), c = ops.add(x, ops.linear(x, W, b)); return ops.add(ops.add(a, c), ops.linear(a, W, b)); },
     g: (x, W, b) => { const a = add64(x, x), c = add64(x, lin64(x, W, b)); return add64(add64(a, c), lin64(a, W, b)); },
+  },
+  {
+    name: 'linear fused with ReLU, then linear (the gate applied by the GEMM of the gradient)',
+    f: (x, W, b, W2, b2) => ops.linear(ops.linear(x, W, b, { relu: true }), W2, b2),
+    g: (x, W, b, W2, b2) => lin64(relu64(lin64(x, W, b)), W2, b2),
+  },
+  {
+    name: 'a fused ReLU output also taken by adds (the gate applied on accumulation)',
+    f: (x, W, b, W2, b2) => { const y = ops.linear(x, W, b, { relu: true }); return ops.add(ops.add(y, ops.linear(y, W2, b2)), y); },
+    g: (x, W, b, W2, b2) => { const y = relu64(lin64(x, W, b)); return add64(add64(y, lin64(y, W2, b2)), y); },
+  },
+  {
+    name: 'residual fused into linear, chained and with the input reused',
+    f: (x, W, b, W2, b2) => { const h = ops.linear(x, W, b, { residual: x }); return ops.linear(h, W2, b2, { residual: ops.add(h, x) }); },
+    g: (x, W, b, W2, b2) => { const h = add64(lin64(x, W, b), x); return add64(lin64(h, W2, b2), add64(h, x)); },
   },
   {
     name: 'fused projection parts added back to their input',

@@ -7,14 +7,19 @@ import readline from 'node:readline';
 
 export const PYTHON = '/usr/bin/python3';  // Debian's python with python3-torch; not the pyenv one on PATH
 
+// The environment as this process started, captured before any benchmark imports dist/: attnode's
+// loader sets GOMP_SPINCOUNT for its own OpenMP threads when the user has not, and a child spawned
+// with process.env would inherit it. PyTorch runs with the user's settings, not attnode's.
+export const TORCH_ENV = { ...process.env };
+
 /** One python process answering JSON-line requests (bench/torch_ops.py). */
 export class TorchServer {
   static start(benchDir) {
-    const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+    const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', env: TORCH_ENV });
     if (probe.status !== 0) {
       return { skipped: `${PYTHON} -c 'import torch' failed (apt-get install -y python3-torch libopenblas0-openmp)` };
     }
-    return new TorchServer(spawn(PYTHON, [path.join(benchDir, 'torch_ops.py')], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    return new TorchServer(spawn(PYTHON, [path.join(benchDir, 'torch_ops.py')], { stdio: ['pipe', 'pipe', 'inherit'], env: TORCH_ENV }));
   }
 
   constructor(child) {

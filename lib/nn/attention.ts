@@ -52,8 +52,11 @@ export class MultiHeadAttention extends Module {
     this.outProj = this.child('out_proj', new Linear(dModel, dModel, rng));
   }
 
-  /** x: [batch * qLen, dModel]; memory (cross-attention): [batch * kvLen, dModel]. */
-  forward(x: Tensor, memory: Tensor | null, call: AttentionCall): Tensor {
+  /**
+   * x: [batch * qLen, dModel]; memory (cross-attention): [batch * kvLen, dModel]. residual, when
+   * given, is added to the result by the output projection's GEMM (a fused residual connection).
+   */
+  forward(x: Tensor, memory: Tensor | null, call: AttentionCall, residual: Tensor | null = null): Tensor {
     const kvd = this.kvHeads * this.headDim;
     let q: Tensor, k: Tensor, v: Tensor;
     if (this.isSelf) {
@@ -66,7 +69,7 @@ export class MultiHeadAttention extends Module {
     const out = ops.attention(q, k, v, {
       batch: call.batch, heads: this.heads, kvHeads: this.kvHeads, qLen: call.qLen, kvLen: call.kvLen, headDim: this.headDim,
     }, { ...call.mask, ...(call.dropout > 0 ? { dropout: call.dropout, seed: call.seed } : {}) });
-    return this.outProj.forward(out);
+    return this.outProj.forward(out, { residual });
   }
 
   // ----- Incremental decoding (no gradients): one new position per decoder row. -----

@@ -13,8 +13,9 @@ export class Linear extends Module {
     xavierUniform(this.weight.storage.data, inFeatures, outFeatures, rng);
     this.bias = bias ? this.param('bias', new Parameter(parameterData(outFeatures), [outFeatures])) : null;
   }
-  forward(x: Tensor): Tensor {
-    return ops.linear(x, this.weight, this.bias);
+  /** y = x W^T + b; opts fuse a ReLU or a residual into the product (ops.linear). */
+  forward(x: Tensor, opts?: ops.LinearOptions): Tensor {
+    return ops.linear(x, this.weight, this.bias, opts);
   }
 }
 

@@ -44,16 +44,29 @@ function attnCall(base: Omit<AttentionCall, 'dropout' | 'seed'>, ctx: RunContext
   return { ...base, dropout: p, seed: p > 0 ? nextSeed(ctx) : 0 };
 }
 
-/** A residual block around `f`, with the layer norm before (pre) or after (post) it. */
-function residual(x: Tensor, ln: LayerNorm, norm: 'post' | 'pre', ctx: RunContext, f: (h: Tensor) => Tensor): Tensor {
-  if (norm === 'pre') return ops.add(x, drop(f(ln.forward(x)), ctx));
-  return ln.forward(ops.add(x, drop(f(x), ctx)));
+/**
+ * A residual block around `f`, with the layer norm before (pre) or after (post) it. Without
+ * dropout on f's output, f gets the residual and adds it in its last GEMM (no separate add pass);
+ * with dropout the add stays separate, since the residual must not be dropped.
+ */
+function residual(x: Tensor, ln: LayerNorm, norm: 'post' | 'pre', ctx: RunContext,
+  f: (h: Tensor, residual: Tensor | null) => Tensor): Tensor {
+  const dropping = ctx.training && ctx.dropout > 0;
+  if (norm === 'pre') return dropping ? ops.add(x, drop(f(ln.forward(x), null), ctx)) : f(ln.forward(x), x);
+  return ln.forward(dropping ? ops.add(x, drop(f(x, null), ctx)) : f(x, x));
+}
+
+/** A block body that cannot fuse the residual: it is added after it. */
+function withAdd(f: (h: Tensor) => Tensor): (h: Tensor, residual: Tensor | null) => Tensor {
+  return (h, r) => (r ? ops.add(r, f(h)) : f(h));
 }
 
 class FeedForward {
   constructor(private readonly fc1: Linear, private readonly fc2: Linear, private readonly kind: ActivationKind) {}
-  forward(x: Tensor, ctx: RunContext): Tensor {
-    return this.fc2.forward(drop(ops.activation(this.kind, this.fc1.forward(x)), ctx));
+  forward(x: Tensor, ctx: RunContext, residual: Tensor | null = null): Tensor {
+    // ReLU rides in fc1's GEMM epilogue (and its backward in the GEMM that produces the gradient).
+    const h = this.kind === 'relu' ? this.fc1.forward(x, { relu: true }) : ops.activation(this.kind, this.fc1.forward(x));
+    return this.fc2.forward(drop(h, ctx), { residual });
   }
 }
 
@@ -70,8 +83,8 @@ export class EncoderLayer extends Module {
     this.ln2 = this.child('final_layer_norm', new LayerNorm(o.dModel));
   }
   forward(x: Tensor, call: Omit<AttentionCall, 'dropout' | 'seed'>, ctx: RunContext): Tensor {
-    const h = residual(x, this.ln1, this.o.norm, ctx, (y) => this.selfAttn.forward(y, null, attnCall(call, ctx)));
-    return residual(h, this.ln2, this.o.norm, ctx, (y) => this.ffn.forward(y, ctx));
+    const h = residual(x, this.ln1, this.o.norm, ctx, (y, r) => this.selfAttn.forward(y, null, attnCall(call, ctx), r));
+    return residual(h, this.ln2, this.o.norm, ctx, (y, r) => this.ffn.forward(y, ctx, r));
   }
 }
 
@@ -94,16 +107,16 @@ export class DecoderLayer extends Module {
   forward(x: Tensor, memory: Tensor, self: Omit<AttentionCall, 'dropout' | 'seed'>,
     cross: Omit<AttentionCall, 'dropout' | 'seed'>, ctx: RunContext): Tensor {
     const n = this.o.norm;
-    let h = residual(x, this.ln1, n, ctx, (y) => this.selfAttn.forward(y, null, attnCall(self, ctx)));
-    h = residual(h, this.ln2, n, ctx, (y) => this.crossAttn.forward(y, memory, attnCall(cross, ctx)));
-    return residual(h, this.ln3, n, ctx, (y) => this.ffn.forward(y, ctx));
+    let h = residual(x, this.ln1, n, ctx, (y, r) => this.selfAttn.forward(y, null, attnCall(self, ctx), r));
+    h = residual(h, this.ln2, n, ctx, (y, r) => this.crossAttn.forward(y, memory, attnCall(cross, ctx), r));
+    return residual(h, this.ln3, n, ctx, (y, r) => this.ffn.forward(y, ctx, r));
   }
 
   /** Incremental decoding: x [rows, dModel] is the newest position of each row (evaluation only). */
   step(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, ctx: RunContext, weights: Float32Array | null): Tensor {
     const n = this.o.norm;
-    let h = residual(x, this.ln1, n, ctx, (y) => this.selfAttn.stepSelf(y, layer, cache));
-    h = residual(h, this.ln2, n, ctx, (y) => this.crossAttn.stepCross(y, layer, cache, weights));
-    return residual(h, this.ln3, n, ctx, (y) => this.ffn.forward(y, ctx));
+    let h = residual(x, this.ln1, n, ctx, withAdd((y) => this.selfAttn.stepSelf(y, layer, cache)));
+    h = residual(h, this.ln2, n, ctx, withAdd((y) => this.crossAttn.stepCross(y, layer, cache, weights)));
+    return residual(h, this.ln3, n, ctx, (y, r) => this.ffn.forward(y, ctx, r));
   }
 }

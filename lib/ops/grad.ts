@@ -41,6 +41,16 @@ tape.afterRun = () => {
   consumed.clear();
 };
 
+// Outputs of a Linear layer fused with ReLU (ops.linear with relu): their gradient is kept with
+// respect to the ReLU's input, so every contribution is multiplied by [y > 0] on its way in (by
+// the GEMM that computes it, through addIntoGrad's gate, or by a ReLU backward pass in accGrad).
+const gates = new WeakMap<Tensor, Float32Array>();
+
+/** Marks t as the output of a fused ReLU: its gradient counts only where gate (t's values) > 0. */
+export function setGradGate(t: Tensor, gate: Float32Array): void {
+  gates.set(t, gate);
+}
+
 /**
  * Adds g into t.grad. `owned` says g is a fresh arena buffer nobody else holds; otherwise some other
  * tensor holds g as its gradient too, and t shares it (see above). Either way no copy is made.
@@ -49,6 +59,13 @@ tape.afterRun = () => {
  */
 export function accGrad(t: Tensor, g: Float32Array, owned: boolean): void {
   if (!t.requiresGrad) return;
+  const gate = gates.get(t);
+  if (gate) {
+    const gated = owned ? g : arena.take(g.length);
+    kernels.activationBackward('relu', gate, g, { into: gated });
+    g = gated;
+    owned = true;
+  }
   if (t.grad === null) {
     t.grad = g;
     if (!owned) holders.set(g, (holders.get(g) ?? 1) + 1);
@@ -66,18 +83,22 @@ export function accGrad(t: Tensor, g: Float32Array, owned: boolean): void {
 
 /**
  * Lets a kernel that can accumulate (GEMM's beta) write its contribution to t's gradient straight
- * into t.grad: `write(into, beta)` must set into = contribution + beta * into. Without a gradient
- * yet, or with a shared one, it writes a fresh buffer (beta 0) instead.
+ * into t.grad: `write(into, beta, gate)` must set into = contribution .* [gate > 0] + beta * into
+ * (gate is undefined unless t is a fused ReLU's output: GEMM's gate option does exactly this).
+ * Without a gradient yet, or with a shared one, it writes a fresh buffer (beta 0) instead.
  */
-export function addIntoGrad(t: Tensor, write: (into: Float32Array, beta: 0 | 1) => void): void {
+export function addIntoGrad(t: Tensor, write: (into: Float32Array, beta: 0 | 1, gate: Float32Array | undefined) => void): void {
   if (!t.requiresGrad) return;
+  const gate = gates.get(t);
   if (t.grad !== null && !holders.has(t.grad)) {
-    write(t.grad, 1);
+    write(t.grad, 1, gate);
     return;
   }
   const g = arena.take(t.size);
-  write(g, 0);
+  write(g, 0, gate);
+  if (gate) gates.delete(t);  // g is gated already: accGrad must not gate it again
   accGrad(t, g, true);
+  if (gate) gates.set(t, gate);
 }
 
 /**

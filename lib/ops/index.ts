@@ -1,5 +1,5 @@
 // Differentiable ops: each forward calls a kernel and records its backward on the tape.
-export { linear } from './linear.js';
+export { linear, type LinearOptions } from './linear.js';
 export { layerNorm } from './norm.js';
 export { activation, add, dropout, scale } from './elementwise.js';
 export { embedding, addPositions } from './embedding.js';

@@ -6,7 +6,7 @@ import type { GemmOptions } from '../gemm.js';
 import { kernels } from '../kernels.js';
 import { needsGrad, tape, type Tensor } from '../tensor.js';
 import { arena } from './arena.js';
-import { addIntoGrad, data, gradOf, scratch } from './grad.js';
+import { accGrad, addIntoGrad, data, gradOf, scratch, setGradGate } from './grad.js';
 
 let ones = new Float32Array(0);
 function onesOf(n: number): Float32Array {
@@ -22,20 +22,35 @@ export function broadcastRows(dst: Float32Array, row: Float32Array, rows: number
   for (let filled = row.length; filled < total; filled *= 2) dst.copyWithin(filled, 0, Math.min(filled, total - filled));
 }
 
-export function linear(x: Tensor, W: Tensor, b: Tensor | null): Tensor {
+export interface LinearOptions {
+  /** y = relu(x W^T + b (+ residual)), the ReLU applied by the GEMM's epilogue. */
+  relu?: boolean;
+  /** Added to y by the GEMM's epilogue (a residual connection), same shape as y. */
+  residual?: Tensor | null;
+}
+
+export function linear(x: Tensor, W: Tensor, b: Tensor | null, opts: LinearOptions = {}): Tensor {
   const inF = W.shape[1]!, outF = W.shape[0]!;
   const rows = x.size / inF;
   if (!Number.isInteger(rows) || x.shape[x.shape.length - 1] !== inF)
     throw new RangeError(`linear: x's last dimension must be ${inF}, got shape [${x.shape.join(', ')}]`);
-  const y = scratch([...x.shape.slice(0, -1), outF], needsGrad(x, W, b));
+  const res = opts.residual ?? null;
+  if (res && res.size !== rows * outF) throw new RangeError(`linear: residual must have ${rows * outF} elements, got ${res.size}`);
+  const y = scratch([...x.shape.slice(0, -1), outF], needsGrad(x, W, b, res));
   const gemmOpts: GemmOptions = { m: rows, n: outF, k: inF, transB: true, C: data(y) };
   if (b) gemmOpts.bias = data(b);
+  if (res) gemmOpts.addend = data(res);
+  if (opts.relu) gemmOpts.relu = true;
   kernels.gemm(data(x), data(W), gemmOpts);
   if (y.requiresGrad) {
+    // With relu, y's gradient is kept with respect to the ReLU's input (see setGradGate): what
+    // arrives here is dL/dz already.
+    if (opts.relu) setGradGate(y, data(y));
     tape.record(() => {
       const dy = gradOf(y);
+      if (res) accGrad(res, dy, false);
       weightGrads(dy, data(x), W, b, 0, outF, rows);
-      addIntoGrad(x, (into, beta) => kernels.gemm(dy, data(W), { m: rows, n: inF, k: outF, beta, C: into }));
+      addIntoGrad(x, (into, beta, gate) => kernels.gemm(dy, data(W), { m: rows, n: inF, k: outF, beta, C: into, ...(gate ? { gate } : {}) }));
     });
   }
   return y;

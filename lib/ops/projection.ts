@@ -43,9 +43,10 @@ export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: rea
     tape.record(() => {
       parts.forEach((p, i) => weightGrads(gradOf(p), xd, W, b, offsets[i]!, widths[i]!, rows));
       // dx = sum_i dy_i W_i: the first part writes (or adds into x's gradient), the rest add.
-      addIntoGrad(x, (into, beta) => parts.forEach((p, i) => {
+      addIntoGrad(x, (into, beta, gate) => parts.forEach((p, i) => {
         const o = offsets[i]!, w = widths[i]!;
-        kernels.gemm(gradOf(p), Wd.subarray(o * inF, (o + w) * inF), { m: rows, n: inF, k: w, beta: i === 0 ? beta : 1, C: into });
+        kernels.gemm(gradOf(p), Wd.subarray(o * inF, (o + w) * inF),
+          { m: rows, n: inF, k: w, beta: i === 0 ? beta : 1, C: into, ...(gate ? { gate } : {}) });
       }));
     });
   }

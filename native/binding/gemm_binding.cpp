@@ -8,7 +8,8 @@
 // zero-initialized array is returned. bias [n] is added to every row of C (entry i of a batch adds
 // the n values at i * strideBias, default 0: the same bias for all);
 // rowSumsA [m] = beta * rowSumsA + the row sums of op(A) (a Linear layer's bias gradient, fused
-// into the packing of dy^T).
+// into the packing of dy^T). The rest of the fused epilogue (core/gemm.h): addend [m*n] added once
+// (a residual), gate [m*n] (the product counts where gate > 0: a ReLU's backward), relu.
 // Element values are not checked: NaN and Infinity in A or B propagate as in BLAS.
 #include <napi.h>
 
@@ -96,7 +97,7 @@ Napi::Float32Array output(const ArgContext& c, const Napi::Value& given, const s
 void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batched, GemmCall& call) {
   if (!is_plain_object(info[2]))
     c.type_error("opts", std::string("must be an object { ") + (batched ? "batch, " : "") +
-                             "m, n, k, transA?, transB?, alpha?, beta?, C?, bias?" + (batched ? "" : ", rowSumsA?") + " }, got " + describe(info[2]));
+                             "m, n, k, transA?, transB?, alpha?, beta?, C?, bias?, relu?" + (batched ? "" : ", rowSumsA?, addend?, gate?") + " }, got " + describe(info[2]));
   Napi::Object o = info[2].As<Napi::Object>();
   GemmParams& p = call.p;
   p.batch = batched ? get_int(c, o, "batch", "opts.batch", 1, kMaxDim, -1) : 1;
@@ -137,6 +138,19 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     call.keep.add(b);
     inputs.push_back(span_of(b, "opts.bias"));
   }
+  // addend and gate: [m x n] inputs of the fused epilogue, gemm only.
+  for (const char* key : {"addend", "gate"}) {
+    Napi::Value mat = o.Get(key);
+    if (mat.IsUndefined()) continue;
+    const std::string name = std::string("opts.") + key;
+    if (batched) c.type_error(name, "is only supported by gemm, not gemmBatched");
+    Napi::Float32Array a = expect_f32(c, mat, name, csz, "m*n", false);
+    if (key[0] == 'a') { p.addend = a.Data(); p.ld_addend = p.N; }
+    else { p.gate = a.Data(); p.ld_gate = p.N; }
+    call.keep.add(a);
+    inputs.push_back(span_of(a, name));
+  }
+  p.relu = get_bool(c, o, "relu", "opts.relu");
   Napi::Float32Array C = output(c, o.Get("C"), "opts.C", clen, cexpr, inputs);
   Napi::Value sums = o.Get("rowSumsA");
   if (!sums.IsUndefined()) {

@@ -41,6 +41,17 @@ struct GemmParams {
   // previous contents are never read.
   float* row_sums_a = nullptr;
   float row_sums_beta = 0.f;
+  // Fused epilogue of a Linear layer, batch == 1 only. The full result is
+  //   C = relu?(alpha * (op(A) op(B) .* [gate > 0]) + beta * C + bias + addend)
+  // addend [M x N] (row stride ld_addend): added once, like bias (a residual connection).
+  // gate [M x N] (row stride ld_gate): the product counts only where gate > 0 (the backward of a
+  // ReLU whose output is gate: dz = dy .* [y > 0]; linear in the product, so it holds per k-block).
+  // relu: max(0, .) of the final value (NaN gives 0, as the ReLU kernel does).
+  const float* addend = nullptr;
+  int64_t ld_addend = 0;
+  const float* gate = nullptr;
+  int64_t ld_gate = 0;
+  bool relu = false;
 };
 
 // Runs on the active ISA variant (core/dispatch.h) with attnode::num_threads() threads.
