@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PYTHON, TORCH_ENV } from './ops/common.mjs';
+import { PYTHON, TORCH_ENV, settle } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = (p) => pathToFileURL(path.join(here, '..', 'dist', p)).href;
@@ -59,7 +59,7 @@ class Torch {
   }
   request(obj) {
     return new Promise((resolve, reject) => {
-      this.pending.push({ resolve, reject });
+      this.pending.push({ resolve: (v) => settle().then(() => resolve(v)), reject });
       this.child.stdin.write(JSON.stringify(obj) + '\n');
     });
   }

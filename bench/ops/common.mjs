@@ -12,6 +12,12 @@ export const PYTHON = '/usr/bin/python3';  // Debian's python with python3-torch
 // with process.env would inherit it. PyTorch runs with the user's settings, not attnode's.
 export const TORCH_ENV = { ...process.env };
 
+// After answering, PyTorch's OpenMP threads keep spinning (libgomp's default: up to ~300k pauses,
+// about 10 ms here) on the cores our next measurement needs. Every reply is handed over only after
+// this much idle time, so each side is timed on a quiet machine.
+export const TORCH_SETTLE_MS = 40;
+export const settle = () => new Promise((r) => setTimeout(r, TORCH_SETTLE_MS));
+
 /** One python process answering JSON-line requests (bench/torch_ops.py). */
 export class TorchServer {
   static start(benchDir) {
@@ -36,7 +42,7 @@ export class TorchServer {
   request(obj) {
     if (this.exited) return Promise.reject(new Error(this.exited));
     return new Promise((resolve, reject) => {
-      this.pending.push({ resolve, reject });
+      this.pending.push({ resolve: (v) => settle().then(() => resolve(v)), reject });
       this.child.stdin.write(JSON.stringify(obj) + '\n');
     });
   }
