@@ -66,6 +66,11 @@ export function accGrad(t: Tensor, g: Float32Array, owned: boolean): void {
     g = gated;
     owned = true;
   }
+  addGrad(t, g, owned);
+}
+
+/** accGrad for a contribution already gated (or a tensor without a gate). */
+function addGrad(t: Tensor, g: Float32Array, owned: boolean): void {
   if (t.grad === null) {
     t.grad = g;
     if (!owned) holders.set(g, (holders.get(g) ?? 1) + 1);
@@ -96,9 +101,7 @@ export function addIntoGrad(t: Tensor, write: (into: Float32Array, beta: 0 | 1, 
   }
   const g = arena.take(t.size);
   write(g, 0, gate);
-  if (gate) gates.delete(t);  // g is gated already: accGrad must not gate it again
-  accGrad(t, g, true);
-  if (gate) gates.set(t, gate);
+  addGrad(t, g, true);
 }
 
 /**

@@ -5,21 +5,12 @@
 import type { GemmOptions } from '../gemm.js';
 import { kernels } from '../kernels.js';
 import { needsGrad, tape, type Tensor } from '../tensor.js';
-import { arena } from './arena.js';
 import { accGrad, addIntoGrad, data, gradOf, scratch, setGradGate } from './grad.js';
 
 let ones = new Float32Array(0);
 function onesOf(n: number): Float32Array {
   if (ones.length < n) ones = new Float32Array(n).fill(1);
   return ones.subarray(0, n);
-}
-
-/** Fills rows x row.length of dst with copies of row: log2(rows) native copies, not one per row. */
-export function broadcastRows(dst: Float32Array, row: Float32Array, rows: number): void {
-  const total = rows * row.length;
-  if (total === 0) return;
-  dst.set(row, 0);
-  for (let filled = row.length; filled < total; filled *= 2) dst.copyWithin(filled, 0, Math.min(filled, total - filled));
 }
 
 export interface LinearOptions {
