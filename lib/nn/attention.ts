@@ -83,8 +83,11 @@ export class MultiHeadAttention extends Module {
     layer.crossV = ops.data(v).slice();
   }
 
-  /** Self-attention of x [rows, dModel] (the newest position of each row) over every cached position, after appending its K/V. */
-  stepSelf(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache): Tensor {
+  /**
+   * Self-attention of x [rows, dModel] (the newest position of each row) over every cached position,
+   * after appending its K/V; residual (or null) is added by the output projection's GEMM.
+   */
+  stepSelf(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, residual: Tensor | null = null): Tensor {
     if (!this.isSelf) throw new TypeError('MultiHeadAttention.stepSelf: this is a cross-attention');
     const kvd = this.kvHeads * this.headDim, rows = cache.rows, len = cache.length + 1;
     const [q, k, v] = ops.projectParts(x, this.qkv!, this.qkvBias, [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
@@ -92,21 +95,23 @@ export class MultiHeadAttention extends Module {
     const kv = layer.selfKeys(rows, len);
     // Every cached key is visible to the one new query (the causal rule with Tq = 1): no mask.
     const { out } = this.stepAttention(q, kv.k, kv.v, rows, 1, len, {});
-    return this.outProj.forward(out);
+    return this.outProj.forward(out, { residual });
   }
 
   /**
    * Cross-attention of x [rows, dModel] over the cached memory K/V: the `group` rows of one source
    * are that source's queries (batch = memoryRows, qLen = group). With `weights` [rows * srcLen],
    * adds the attention probabilities averaged over heads (p_j = exp(s_j - lse), s_j = scale q.k_j).
+   * residual (or null) is added by the output projection's GEMM.
    */
-  stepCross(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, weights: Float32Array | null): Tensor {
+  stepCross(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, weights: Float32Array | null,
+    residual: Tensor | null = null): Tensor {
     if (this.isSelf) throw new TypeError('MultiHeadAttention.stepCross: this is a self-attention');
     const q = this.q!.forward(x);
     const { out, lse } = this.stepAttention(q, layer.crossK, layer.crossV, cache.memoryRows, cache.group, cache.srcLen,
       { keyLengths: cache.srcLengths });
     if (weights) this.addWeights(ops.data(q), layer.crossK, lse, cache, weights);
-    return this.outProj.forward(out);
+    return this.outProj.forward(out, { residual });
   }
 
   private stepAttention(q: Tensor, k: Float32Array, v: Float32Array, batch: number, qLen: number, kvLen: number,

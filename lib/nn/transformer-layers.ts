@@ -56,11 +56,6 @@ function residual(x: Tensor, ln: LayerNorm, norm: 'post' | 'pre', ctx: RunContex
   return ln.forward(dropping ? ops.add(x, drop(f(x, null), ctx)) : f(x, x));
 }
 
-/** A block body that cannot fuse the residual: it is added after it. */
-function withAdd(f: (h: Tensor) => Tensor): (h: Tensor, residual: Tensor | null) => Tensor {
-  return (h, r) => (r ? ops.add(r, f(h)) : f(h));
-}
-
 class FeedForward {
   constructor(private readonly fc1: Linear, private readonly fc2: Linear, private readonly kind: ActivationKind) {}
   forward(x: Tensor, ctx: RunContext, residual: Tensor | null = null): Tensor {
@@ -115,8 +110,8 @@ export class DecoderLayer extends Module {
   /** Incremental decoding: x [rows, dModel] is the newest position of each row (evaluation only). */
   step(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, ctx: RunContext, weights: Float32Array | null): Tensor {
     const n = this.o.norm;
-    let h = residual(x, this.ln1, n, ctx, withAdd((y) => this.selfAttn.stepSelf(y, layer, cache)));
-    h = residual(h, this.ln2, n, ctx, withAdd((y) => this.crossAttn.stepCross(y, layer, cache, weights)));
+    let h = residual(x, this.ln1, n, ctx, (y, r) => this.selfAttn.stepSelf(y, layer, cache, r));
+    h = residual(h, this.ln2, n, ctx, (y, r) => this.crossAttn.stepCross(y, layer, cache, weights, r));
     return residual(h, this.ln3, n, ctx, (y, r) => this.ffn.forward(y, ctx, r));
   }
 }
