@@ -26,7 +26,11 @@ export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: rea
   const offsets: number[] = [];
   widths.reduce((o, w) => (offsets.push(o), o + w), 0);
   const equal = widths.every((w) => w === widths[0]);
-  if (equal && parts.length > 1) {
+  if (rows === 1) {
+    // One row (a decoding step of one sequence): the part-after-part block is exactly the [1, total]
+    // output of one product with all of W, the cheapest form of a GEMV.
+    kernels.gemm(xd, Wd, { m: 1, n: total, k: inF, transB: true, C: block, ...(bd ? { bias: bd } : {}) });
+  } else if (equal && parts.length > 1) {
     const w = widths[0]!;
     // C_i = x W_i^T + b_i for every part i in one call: A = x shared (strideA 0), B_i = rows of W,
     // b_i the matching slice of b.
