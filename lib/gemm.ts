@@ -35,6 +35,13 @@ export interface GemmOptions {
   gate?: Float32Array;
   /** max(0, x) of the final C (a Linear layer followed by ReLU; NaN gives 0). */
   relu?: boolean;
+  /**
+   * gemm only, with relu: written with the ReLU's mask [C > 0] as bits, m rows of ceil(n/8) bytes
+   * (bit j % 8 of byte j / 8 of row i is column j), 32x smaller than C: what gateMask reads.
+   */
+  reluMask?: Uint8Array;
+  /** gemm only: gate as such a bit mask (the product counts where the bit is set); not with gate. */
+  gateMask?: Uint8Array;
 }
 
 /** Strided batch: entry i reads A at i*strideA, B at i*strideB and writes C at i*strideC. */
@@ -97,7 +104,8 @@ function gemmView(): GemmNativeAddon {
 }
 const gemmNative = gemmView();
 
-const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu'];
+const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu', 'reluMask',
+  'gateMask'];
 const BATCHED_KEYS = [...GEMM_KEYS, 'batch', 'strideA', 'strideB', 'strideC', 'strideBias'];
 const LINEAR_KEYS = ['rows', 'inFeatures', 'outFeatures'];
 const LINEAR_BACKWARD_KEYS = [...LINEAR_KEYS, 'needInputGrad'];

@@ -120,6 +120,33 @@ describe('gemm addend, gate and relu', () => {
     });
   }
 
+  it('reluMask holds [C > 0] as bits and gateMask gates exactly like gate, on every path and ISA variant', () => {
+    const rng = new Rng(99);
+    const bits = (C: Float32Array, m: number, n: number) => {
+      const row = Math.ceil(n / 8), out = new Uint8Array(m * row);
+      for (let i = 0; i < m; ++i) for (let j = 0; j < n; ++j) if (C[i * n + j]! > 0) out[i * row + (j >> 3)]! |= 1 << (j & 7);
+      return out;
+    };
+    for (const [m, n, k] of [[3, 37, 20], [16, 70, 33], [64, 129, 300], [200, 45, 90], [257, 300, 40]] as const) {
+      for (const transB of [false, true]) {
+        const A = randn(rng, m * k), B = randn(rng, k * n), bias = randn(rng, n);
+        const gate = randn(rng, m * n), gateMask = bits(gate, m, n);
+        forEachIsa((isa) => {
+          const what = `${isa} m=${m} n=${n} k=${k} transB=${transB}`;
+          const reluMask = new Uint8Array(m * Math.ceil(n / 8)).fill(0xa5);
+          const C = kernels.gemm(A, B, { m, n, k, transB, bias, relu: true, reluMask, C: poisoned(m * n) });
+          expect(Array.from(reluMask), `reluMask ${what}`).toEqual(Array.from(bits(C, m, n)));
+          const C0 = randn(rng, m * n);
+          const byFloat = kernels.gemm(A, B, { m, n, k, transB, beta: 1, gate, C: C0.slice() });
+          const byBits = kernels.gemm(A, B, { m, n, k, transB, beta: 1, gateMask, C: C0.slice() });
+          expectSameBits(byBits, byFloat, `gateMask vs gate ${what}`);
+          expectSameBits(withThreads(1, () => kernels.gemm(A, B, { m, n, k, transB, beta: 1, gateMask, C: C0.slice() })), byBits,
+            `1 vs 2 threads ${what}`);
+        });
+      }
+    }
+  });
+
   it('relu gives exact zeros and gate drops the product where gate <= 0 or NaN', () => {
     const A = Float32Array.from([1, -1]), B = Float32Array.from([2, 3]);  // op(A) op(B) = [[2, 3], [-2, -3]]
     expect(Array.from(kernels.gemm(A, B, { m: 2, n: 2, k: 1, relu: true }))).toEqual([2, 3, 0, 0]);
@@ -175,6 +202,12 @@ describe('argument checks of bias, strideBias and rowSumsA', () => {
     ['relu not boolean', () => kernels.gemm(A, B, { ...ok, relu: 1 as never }), TypeError, /^gemm: opts\.relu must be a boolean/],
     ['gate in gemmBatched', () => kernels.gemmBatched(A, B, { ...ok, batch: 1, gate: new Float32Array(8) } as never), TypeError,
       /^gemmBatched: opts\.gate is only supported by gemm/],
+    ['reluMask without relu', () => kernels.gemm(A, B, { ...ok, reluMask: new Uint8Array(2) }), TypeError, /^gemm: opts\.reluMask needs opts\.relu: true/],
+    ['reluMask wrong length', () => kernels.gemm(A, B, { ...ok, relu: true, reluMask: new Uint8Array(3) }), RangeError,
+      /^gemm: opts\.reluMask must have length 2 \(m\*ceil\(n\/8\)\)/],
+    ['gateMask with gate', () => kernels.gemm(A, B, { ...ok, gate: new Float32Array(8), gateMask: new Uint8Array(2) }), TypeError,
+      /^gemm: opts\.gateMask cannot be given with opts\.gate/],
+    ['gateMask wrong type', () => kernels.gemm(A, B, { ...ok, gateMask: new Float32Array(2) as never }), TypeError, /^gemm: opts\.gateMask must be a Uint8Array/],
     ['strideBias on gemm', () => kernels.gemm(A, B, { ...ok, strideBias: 1 } as never), TypeError, /^gemm: opts\.strideBias is not an option/],
   ];
   for (const [name, fn, type, msg] of cases) {

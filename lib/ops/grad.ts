@@ -44,10 +44,15 @@ tape.afterRun = () => {
 // Outputs of a Linear layer fused with ReLU (ops.linear with relu): their gradient is kept with
 // respect to the ReLU's input, so every contribution is multiplied by [y > 0] on its way in (by
 // the GEMM that computes it, through addIntoGrad's gate, or by a ReLU backward pass in accGrad).
-const gates = new WeakMap<Tensor, Float32Array>();
+/** The ReLU's output values, and [values > 0] as the GEMM's bit mask (rows of ceil(cols/8) bytes). */
+export interface GradGate {
+  values: Float32Array;
+  mask: Uint8Array;
+}
+const gates = new WeakMap<Tensor, GradGate>();
 
-/** Marks t as the output of a fused ReLU: its gradient counts only where gate (t's values) > 0. */
-export function setGradGate(t: Tensor, gate: Float32Array): void {
+/** Marks t as the output of a fused ReLU: its gradient counts only where t's values are > 0. */
+export function setGradGate(t: Tensor, gate: GradGate): void {
   gates.set(t, gate);
 }
 
@@ -62,7 +67,7 @@ export function accGrad(t: Tensor, g: Float32Array, owned: boolean): void {
   const gate = gates.get(t);
   if (gate) {
     const gated = owned ? g : arena.take(g.length);
-    kernels.activationBackward('relu', gate, g, { into: gated });
+    kernels.activationBackward('relu', gate.values, g, { into: gated });
     g = gated;
     owned = true;
   }
@@ -89,10 +94,10 @@ function addGrad(t: Tensor, g: Float32Array, owned: boolean): void {
 /**
  * Lets a kernel that can accumulate (GEMM's beta) write its contribution to t's gradient straight
  * into t.grad: `write(into, beta, gate)` must set into = contribution .* [gate > 0] + beta * into
- * (gate is undefined unless t is a fused ReLU's output: GEMM's gate option does exactly this).
+ * (gate is undefined unless t is a fused ReLU's output: GEMM's gateMask option does exactly this).
  * Without a gradient yet, or with a shared one, it writes a fresh buffer (beta 0) instead.
  */
-export function addIntoGrad(t: Tensor, write: (into: Float32Array, beta: 0 | 1, gate: Float32Array | undefined) => void): void {
+export function addIntoGrad(t: Tensor, write: (into: Float32Array, beta: 0 | 1, gate: GradGate | undefined) => void): void {
   if (!t.requiresGrad) return;
   const gate = gates.get(t);
   if (t.grad !== null && !holders.has(t.grad)) {

@@ -5,7 +5,14 @@
 import type { GemmOptions } from '../gemm.js';
 import { kernels } from '../kernels.js';
 import { needsGrad, tape, type Tensor } from '../tensor.js';
+import { arena } from './arena.js';
 import { accGrad, addIntoGrad, data, gradOf, scratch, setGradGate } from './grad.js';
+
+/** n bytes from the step arena (a ReLU's bit mask). */
+function maskBuffer(n: number): Uint8Array {
+  const f = arena.take(Math.ceil(n / 4));
+  return new Uint8Array(f.buffer, f.byteOffset, n);
+}
 
 let ones = new Float32Array(0);
 function onesOf(n: number): Float32Array {
@@ -31,17 +38,22 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null, opts: LinearOptio
   const gemmOpts: GemmOptions = { m: rows, n: outF, k: inF, transB: true, C: data(y) };
   if (b) gemmOpts.bias = data(b);
   if (res) gemmOpts.addend = data(res);
-  if (opts.relu) gemmOpts.relu = true;
+  let mask: Uint8Array | null = null;
+  if (opts.relu) {
+    gemmOpts.relu = true;
+    if (y.requiresGrad) gemmOpts.reluMask = mask = maskBuffer(rows * Math.ceil(outF / 8));
+  }
   kernels.gemm(data(x), data(W), gemmOpts);
   if (y.requiresGrad) {
     // With relu, y's gradient is kept with respect to the ReLU's input (see setGradGate): what
     // arrives here is dL/dz already.
-    if (opts.relu) setGradGate(y, data(y));
+    if (mask) setGradGate(y, { values: data(y), mask });
     tape.record(() => {
       const dy = gradOf(y);
       if (res) accGrad(res, dy, false);
       weightGrads(dy, data(x), W, b, 0, outF, rows);
-      addIntoGrad(x, (into, beta, gate) => kernels.gemm(dy, data(W), { m: rows, n: inF, k: outF, beta, C: into, ...(gate ? { gate } : {}) }));
+      addIntoGrad(x, (into, beta, gate) => kernels.gemm(dy, data(W), { m: rows, n: inF, k: outF, beta, C: into,
+        ...(gate ? { gateMask: gate.mask } : {}) }));
     });
   }
   return y;

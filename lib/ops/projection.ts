@@ -50,7 +50,7 @@ export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: rea
       addIntoGrad(x, (into, beta, gate) => parts.forEach((p, i) => {
         const o = offsets[i]!, w = widths[i]!;
         kernels.gemm(gradOf(p), Wd.subarray(o * inF, (o + w) * inF),
-          { m: rows, n: inF, k: w, beta: i === 0 ? beta : 1, C: into, ...(gate ? { gate } : {}) });
+          { m: rows, n: inF, k: w, beta: i === 0 ? beta : 1, C: into, ...(gate ? { gateMask: gate.mask } : {}) });
       }));
     });
   }

@@ -9,7 +9,9 @@
 // the n values at i * strideBias, default 0: the same bias for all);
 // rowSumsA [m] = beta * rowSumsA + the row sums of op(A) (a Linear layer's bias gradient, fused
 // into the packing of dy^T). The rest of the fused epilogue (core/gemm.h): addend [m*n] added once
-// (a residual), gate [m*n] (the product counts where gate > 0: a ReLU's backward), relu.
+// (a residual), gate [m*n] (the product counts where gate > 0: a ReLU's backward), relu, and
+// the bit-mask forms (8 columns a byte, rows of ceil(n/8) bytes): reluMask written with
+// [C > 0], gateMask read like gate.
 // Element values are not checked: NaN and Infinity in A or B propagate as in BLAS.
 #include <napi.h>
 
@@ -97,7 +99,7 @@ Napi::Float32Array output(const ArgContext& c, const Napi::Value& given, const s
 void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batched, GemmCall& call) {
   if (!is_plain_object(info[2]))
     c.type_error("opts", std::string("must be an object { ") + (batched ? "batch, " : "") +
-                             "m, n, k, transA?, transB?, alpha?, beta?, C?, bias?, relu?" + (batched ? "" : ", rowSumsA?, addend?, gate?") + " }, got " + describe(info[2]));
+                             "m, n, k, transA?, transB?, alpha?, beta?, C?, bias?, relu?" + (batched ? "" : ", rowSumsA?, addend?, gate?, gateMask?, reluMask?") + " }, got " + describe(info[2]));
   Napi::Object o = info[2].As<Napi::Object>();
   GemmParams& p = call.p;
   p.batch = batched ? get_int(c, o, "batch", "opts.batch", 1, kMaxDim, -1) : 1;
@@ -151,7 +153,29 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     inputs.push_back(span_of(a, name));
   }
   p.relu = get_bool(c, o, "relu", "opts.relu");
+  // Bit masks [m rows of ceil(n/8) bytes], gemm only: gateMask an input, reluMask an output.
+  const int64_t mask_row = (p.N + 7) / 8, mask_len = mul(c, p.M, mask_row, "opts", "m*ceil(n/8)");
+  Napi::Value gmask = o.Get("gateMask");
+  if (!gmask.IsUndefined()) {
+    if (batched) c.type_error("opts.gateMask", "is only supported by gemm, not gemmBatched");
+    if (p.gate) c.type_error("opts.gateMask", "cannot be given with opts.gate (one gate at a time)");
+    Napi::Uint8Array g = expect_u8(c, gmask, "opts.gateMask", mask_len, "m*ceil(n/8)");
+    p.gate_mask = g.Data(); p.ld_gate_mask = mask_row;
+    call.keep.add(g);
+    inputs.push_back(span_of(g, "opts.gateMask"));
+  }
   Napi::Float32Array C = output(c, o.Get("C"), "opts.C", clen, cexpr, inputs);
+  Napi::Value rmask = o.Get("reluMask");
+  if (!rmask.IsUndefined()) {
+    if (batched) c.type_error("opts.reluMask", "is only supported by gemm, not gemmBatched");
+    if (!p.relu) c.type_error("opts.reluMask", "needs opts.relu: true (it is the ReLU's mask)");
+    Napi::Uint8Array r = expect_u8(c, rmask, "opts.reluMask", mask_len, "m*ceil(n/8)");
+    std::vector<Span> all = inputs;
+    all.push_back(span_of(C, "opts.C"));
+    check_disjoint(c, span_of(r, "opts.reluMask"), all);
+    p.relu_mask = r.Data(); p.ld_relu_mask = mask_row;
+    call.keep.add(r);
+  }
   Napi::Value sums = o.Get("rowSumsA");
   if (!sums.IsUndefined()) {
     if (batched) c.type_error("opts.rowSumsA", "is only supported by gemm, not gemmBatched");

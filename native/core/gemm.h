@@ -52,6 +52,13 @@ struct GemmParams {
   const float* gate = nullptr;
   int64_t ld_gate = 0;
   bool relu = false;
+  // Bit masks, 8 columns a byte (bit j % 8 of byte j / 8 of a row; row stride ld_* bytes), 32x
+  // smaller than a float matrix. relu_mask (with relu): written with [final C > 0], the mask a
+  // ReLU's backward needs. gate_mask: like gate, the product counts where the bit is set.
+  uint8_t* relu_mask = nullptr;
+  int64_t ld_relu_mask = 0;
+  const uint8_t* gate_mask = nullptr;
+  int64_t ld_gate_mask = 0;
 };
 
 // Runs on the active ISA variant (core/dispatch.h) with attnode::num_threads() threads.

@@ -2,6 +2,7 @@
 // builtins are used inside the variants: no std:: templates, whose out-of-line copies could be
 // shared between variants by the linker and run AVX-512 code on a CPU without it.
 #pragma once
+#include <immintrin.h>
 #include <omp.h>
 
 #include <cmath>
