@@ -41,19 +41,25 @@ struct Case {
   int64_t batch = 1;
   bool share_a = false, share_b = false;  // stride 0
   bool bias = false, sums = false;
+  // Fused epilogue (batch 1): addend, gate as floats or as a bit mask, relu with its bit mask,
+  // row sums accumulated into their previous values (row_sums_beta = 1).
+  bool addend = false, gate = false, gate_mask = false, relu = false, sums_acc = false;
 };
 
 std::string describe(const Case& c) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "M=%lld N=%lld K=%lld ta=%d tb=%d alpha=%g beta=%g pad=%lld batch=%lld share=%d%d bias=%d sums=%d",
+  std::snprintf(buf, sizeof buf, "M=%lld N=%lld K=%lld ta=%d tb=%d alpha=%g beta=%g pad=%lld batch=%lld share=%d%d bias=%d sums=%d "
+                "addend=%d gate=%d gate_mask=%d relu=%d sums_acc=%d",
                 (long long)c.M, (long long)c.N, (long long)c.K, c.ta, c.tb, c.alpha, c.beta, (long long)c.pad,
-                (long long)c.batch, c.share_a, c.share_b, c.bias, c.sums);
+                (long long)c.batch, c.share_a, c.share_b, c.bias, c.sums, c.addend, c.gate, c.gate_mask, c.relu, c.sums_acc);
   return buf;
 }
 
 struct Data {
   GemmParams p;
-  std::vector<float> a, b, c0, bias;
+  std::vector<float> a, b, c0, bias, addend, gate, sums0;
+  std::vector<uint8_t> gate_mask;
+  int64_t ld_mask = 0;
 };
 
 Data make(const Case& cs, uint64_t seed) {
@@ -82,6 +88,26 @@ Data make(const Case& cs, uint64_t seed) {
     d.bias.resize(cs.N);
     fill(d.bias, rng, 1.f);
   }
+  // Epilogue matrices share C's padded row stride; masks have ceil(N/8) + pad bytes a row.
+  if (cs.addend) {
+    d.addend.resize(csz);
+    fill(d.addend, rng, 1.f);
+  }
+  d.ld_mask = (cs.N + 7) / 8 + cs.pad;
+  if (cs.gate || cs.gate_mask) {
+    d.gate.resize(csz);
+    fill(d.gate, rng, 1.f);
+    if (cs.gate_mask) {
+      d.gate_mask.assign(cs.M * d.ld_mask, 0);
+      for (int64_t i = 0; i < cs.M; ++i)
+        for (int64_t j = 0; j < cs.N; ++j)
+          if (d.gate[i * p.ldc + j] > 0.f) d.gate_mask[i * d.ld_mask + j / 8] |= uint8_t(1u << (j % 8));
+    }
+  }
+  if (cs.sums_acc) {
+    d.sums0.resize(cs.M);
+    fill(d.sums0, rng, 1.f);
+  }
   return d;
 }
 
@@ -101,11 +127,16 @@ std::vector<double> reference(const Data& d, std::vector<double>* sums) {
           s += x * y;
         }
         double& c = out[e * p.stride_c + i * p.ldc + j];
+        if (!d.gate.empty() && !(d.gate[i * p.ldc + j] > 0.f)) s = 0.0;
         c = p.alpha * s + (p.beta == 0.f ? 0.0 : p.beta * c) + (d.bias.empty() ? 0.0 : d.bias[j]);
+        if (!d.addend.empty()) c += d.addend[i * p.ldc + j];
+        if (p.relu) c = c > 0.0 ? c : 0.0;
       }
   }
   if (sums) {
     sums->assign(p.M, 0.0);
+    if (!d.sums0.empty())
+      for (int64_t i = 0; i < p.M; ++i) (*sums)[i] = d.sums0[i];
     for (int64_t i = 0; i < p.M; ++i)
       for (int64_t k = 0; k < p.K; ++k) (*sums)[i] += p.trans_a ? d.a[k * p.lda + i] : d.a[i * p.lda + k];
   }
@@ -113,31 +144,47 @@ std::vector<double> reference(const Data& d, std::vector<double>* sums) {
 }
 
 // Runs the case on the active variant; padding columns of C must stay untouched.
-std::vector<float> run(const Data& d, bool sums, std::vector<float>* row_sums) {
+std::vector<float> run(const Data& d, bool sums, std::vector<float>* row_sums, std::vector<uint8_t>* relu_mask) {
   GemmParams p = d.p;
   std::vector<float> c = d.c0;
   p.a = d.a.data(); p.b = d.b.data(); p.c = c.data();
   p.bias = d.bias.empty() ? nullptr : d.bias.data();
   if (sums) {
-    row_sums->assign(p.M, 0.f);
-    poison(*row_sums);
+    if (d.sums0.empty()) {
+      row_sums->assign(p.M, 0.f);
+      poison(*row_sums);
+    } else {
+      *row_sums = d.sums0;
+      p.row_sums_beta = 1.f;
+    }
     p.row_sums_a = row_sums->data();
+  }
+  if (!d.addend.empty()) { p.addend = d.addend.data(); p.ld_addend = p.ldc; }
+  if (!d.gate_mask.empty()) { p.gate_mask = d.gate_mask.data(); p.ld_gate_mask = d.ld_mask; }
+  else if (!d.gate.empty()) { p.gate = d.gate.data(); p.ld_gate = p.ldc; }
+  relu_mask->clear();
+  if (p.relu) {
+    relu_mask->assign(p.M * d.ld_mask, 0xa5);  // poison: every mask bit must be written
+    p.relu_mask = relu_mask->data();
+    p.ld_relu_mask = d.ld_mask;
   }
   attnode::gemm(p);
   return c;
 }
 
 void check_case(const Case& cs, uint64_t seed, std::vector<float>* portable_out) {
-  const Data d = make(cs, seed);
+  Data d = make(cs, seed);
+  d.p.relu = cs.relu;
   std::vector<double> ref_sums;
   const std::vector<double> ref = reference(d, cs.sums ? &ref_sums : nullptr);
   std::vector<float> sums1, sums2;
+  std::vector<uint8_t> mask1, mask2;
   attnode::set_num_threads(1);
-  const std::vector<float> c1 = run(d, cs.sums, &sums1);
+  const std::vector<float> c1 = run(d, cs.sums, &sums1, &mask1);
   attnode::set_num_threads(3);  // more threads than cores: a different split of C
-  const std::vector<float> c3 = run(d, cs.sums, &sums2);
+  const std::vector<float> c3 = run(d, cs.sums, &sums2, &mask2);
   attnode::set_num_threads(2);
-  const std::vector<float> c2 = run(d, cs.sums, &sums2);
+  const std::vector<float> c2 = run(d, cs.sums, &sums2, &mask2);
   context() = std::string(attnode::active_kernels().name) + " " + describe(cs);
   // Padding columns of C: untouched (bitwise, NaN included).
   bool pad_ok = true;
@@ -159,6 +206,13 @@ void check_case(const Case& cs, uint64_t seed, std::vector<float>* portable_out)
   CHECK_MSG(err <= kTol, "rel error " + std::to_string(err));
   CHECK_MSG(bitwise_equal(c1, c2), "1 vs 2 threads differ");
   CHECK_MSG(bitwise_equal(c3, c2), "3 vs 2 threads differ");
+  if (cs.relu) {  // bit j % 8 of byte j / 8: set exactly where the result is > 0
+    bool mask_ok = mask1 == mask2;
+    for (int64_t i = 0; i < cs.M; ++i)
+      for (int64_t j = 0; j < cs.N; ++j)
+        mask_ok &= ((mask2[i * d.ld_mask + j / 8] >> (j % 8)) & 1) == (c2[i * d.p.ldc + j] > 0.f ? 1 : 0);
+    CHECK_MSG(mask_ok, "relu mask");
+  }
   if (cs.sums) {
     const double serr = gemm_error(sums2, ref_sums);
     CHECK_MSG(serr <= kTol, "row sums rel error " + std::to_string(serr));
@@ -203,6 +257,17 @@ std::vector<Case> cases() {
       Case z{m, 45, 0, ta, tb}; z.beta = 0.f; z.bias = true; out.push_back(z);   // K = 0
       Case s{m, 33, 300, ta, tb}; s.sums = true; out.push_back(s);               // fused row sums
       Case s2{m, 33, 600, ta, tb}; s2.sums = true; s2.beta = 0.5f; out.push_back(s2);
+    }
+  // The fused epilogue on every path: small M, packed, kept op(A) (M <= 336, several k-blocks),
+  // row blocks; relu masks and gate masks at columns that are not multiples of 8.
+  for (int64_t m : {3, 40, 64, 400})
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const int64_t k = m == 64 ? 600 : 90;
+      Case r{m, 77, k, ta, tb}; r.bias = true; r.addend = true; r.relu = true; r.pad = 2; out.push_back(r);
+      Case g{m, 77, k, ta, tb}; g.beta = 1.f; g.gate = true; out.push_back(g);
+      Case gm{m, 77, k, ta, tb}; gm.beta = 1.f; gm.gate_mask = true; gm.pad = 1; out.push_back(gm);
+      Case sa{m, 45, k, ta, tb}; sa.sums = true; sa.sums_acc = true; sa.beta = 1.f; out.push_back(sa);
     }
   // several k-blocks, column blocks (NC) and row blocks (MC)
   out.push_back(Case{40, 70, 1100, false, false});

@@ -198,6 +198,47 @@ void check_portable_ops() {
   CHECK(idx[0] == 1 && idx[1] == 2 && idx[2] == 0 && idx[3] == 2 && val[0] == 5 && val[3] == 0);
 }
 
+// adam_step_multi: the bits of one adam_step per tensor (tiny tensors, several kChunk blocks),
+// at 1 and 2 threads; zero_grads clears every gradient; the gradient norm of the same tensors.
+void check_adam_multi(const std::string& isa) {
+  context() = isa + ": adam_step_multi";
+  const int64_t sizes[] = {1, 7, 257, 40000, 16384};
+  Rng rng(21);
+  std::vector<Vec> p, g, m, v;
+  for (int64_t n : sizes) {
+    p.emplace_back(n); g.emplace_back(n); m.emplace_back(n); v.emplace_back(n);
+    fill(p.back(), rng, 1.f); fill(g.back(), rng, 1.f); fill(m.back(), rng, 0.1f); fill(v.back(), rng, 0.1f);
+    for (float& x : v.back()) x = std::fabs(x);
+  }
+  attnode::AdamParams ap;
+  ap.lr = 2e-3; ap.weight_decay = 0.01; ap.decoupled = true; ap.step = 4; ap.grad_scale = 0.5;
+  std::vector<Vec> wp = p, wm = m, wv = v;
+  for (size_t i = 0; i < p.size(); ++i) attnode::adam_step(p[i].size(), ap, wp[i].data(), g[i].data(), wm[i].data(), wv[i].data());
+  std::vector<const float*> gptr;
+  std::vector<int64_t> glen;
+  double want_sq = 0.0;
+  for (const Vec& x : g) {
+    gptr.push_back(x.data());
+    glen.push_back(static_cast<int64_t>(x.size()));
+    for (float y : x) want_sq += double(y) * y;
+  }
+  const double norm = attnode::global_grad_norm(static_cast<int>(g.size()), gptr.data(), glen.data());
+  CHECK(std::fabs(norm - std::sqrt(want_sq)) <= 1e-6 * std::sqrt(want_sq));
+  for (int threads : {1, 2}) {
+    attnode::set_num_threads(threads);
+    std::vector<Vec> gp = p, gg = g, gm = m, gv = v;
+    std::vector<attnode::AdamTensor> ts(p.size());
+    for (size_t i = 0; i < p.size(); ++i) ts[i] = {static_cast<int64_t>(p[i].size()), gp[i].data(), gg[i].data(), gm[i].data(), gv[i].data()};
+    attnode::adam_step_multi(static_cast<int>(ts.size()), ts.data(), ap, true);
+    for (size_t i = 0; i < p.size(); ++i) {
+      CHECK(bitwise_equal(gp[i], wp[i]) && bitwise_equal(gm[i], wm[i]) && bitwise_equal(gv[i], wv[i]));
+      bool zero = true;
+      for (float x : gg[i]) zero &= x == 0.f;
+      CHECK(zero);
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -219,6 +260,7 @@ int main() {
   // Large enough for every op to run in parallel: 1 and 2 threads give the same bits.
   for (const std::string& isa : isas) {
     attnode::set_isa(isa);
+    check_adam_multi(isa);
     attnode::set_num_threads(1);
     const Outputs one = run_all(300, 257, 5);
     attnode::set_num_threads(2);
