@@ -140,24 +140,28 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     call.keep.add(b);
     inputs.push_back(span_of(b, "opts.bias"));
   }
-  // addend and gate: [m x n] inputs of the fused epilogue, gemm only.
-  for (const char* key : {"addend", "gate"}) {
-    Napi::Value mat = o.Get(key);
-    if (mat.IsUndefined()) continue;
-    const std::string name = std::string("opts.") + key;
+  // The fused epilogue's other inputs, gemm only: [m x n] matrices and a [m x ceil(n/8)] bit mask.
+  const auto gemm_only = [&](const char* name) {
     if (batched) c.type_error(name, "is only supported by gemm, not gemmBatched");
-    Napi::Float32Array a = expect_f32(c, mat, name, csz, "m*n", false);
-    if (key[0] == 'a') { p.addend = a.Data(); p.ld_addend = p.N; }
-    else { p.gate = a.Data(); p.ld_gate = p.N; }
+  };
+  const auto matrix = [&](const char* key, const char* name) -> const float* {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return nullptr;
+    gemm_only(name);
+    Napi::Float32Array a = expect_f32(c, v, name, csz, "m*n", false);
     call.keep.add(a);
     inputs.push_back(span_of(a, name));
-  }
+    return a.Data();
+  };
+  p.addend = matrix("addend", "opts.addend");
+  p.ld_addend = p.N;
+  p.gate = matrix("gate", "opts.gate");
+  p.ld_gate = p.N;
   p.relu = get_bool(c, o, "relu", "opts.relu");
-  // Bit masks [m rows of ceil(n/8) bytes], gemm only: gateMask an input, reluMask an output.
   const int64_t mask_row = (p.N + 7) / 8, mask_len = mul(c, p.M, mask_row, "opts", "m*ceil(n/8)");
   Napi::Value gmask = o.Get("gateMask");
   if (!gmask.IsUndefined()) {
-    if (batched) c.type_error("opts.gateMask", "is only supported by gemm, not gemmBatched");
+    gemm_only("opts.gateMask");
     if (p.gate) c.type_error("opts.gateMask", "cannot be given with opts.gate (one gate at a time)");
     Napi::Uint8Array g = expect_u8(c, gmask, "opts.gateMask", mask_len, "m*ceil(n/8)");
     p.gate_mask = g.Data(); p.ld_gate_mask = mask_row;
@@ -165,23 +169,24 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     inputs.push_back(span_of(g, "opts.gateMask"));
   }
   Napi::Float32Array C = output(c, o.Get("C"), "opts.C", clen, cexpr, inputs);
+  // The other outputs must not overlap any input, C, or each other.
+  std::vector<Span> taken = inputs;
+  taken.push_back(span_of(C, "opts.C"));
   Napi::Value rmask = o.Get("reluMask");
   if (!rmask.IsUndefined()) {
-    if (batched) c.type_error("opts.reluMask", "is only supported by gemm, not gemmBatched");
+    gemm_only("opts.reluMask");
     if (!p.relu) c.type_error("opts.reluMask", "needs opts.relu: true (it is the ReLU's mask)");
     Napi::Uint8Array r = expect_u8(c, rmask, "opts.reluMask", mask_len, "m*ceil(n/8)");
-    std::vector<Span> all = inputs;
-    all.push_back(span_of(C, "opts.C"));
-    check_disjoint(c, span_of(r, "opts.reluMask"), all);
+    check_disjoint(c, span_of(r, "opts.reluMask"), taken);
+    taken.push_back(span_of(r, "opts.reluMask"));
     p.relu_mask = r.Data(); p.ld_relu_mask = mask_row;
     call.keep.add(r);
   }
   Napi::Value sums = o.Get("rowSumsA");
   if (!sums.IsUndefined()) {
-    if (batched) c.type_error("opts.rowSumsA", "is only supported by gemm, not gemmBatched");
+    gemm_only("opts.rowSumsA");
     Napi::Float32Array r = expect_f32(c, sums, "opts.rowSumsA", p.M, "m", false);
-    inputs.push_back(span_of(C, "opts.C"));
-    check_disjoint(c, span_of(r, "opts.rowSumsA"), inputs);
+    check_disjoint(c, span_of(r, "opts.rowSumsA"), taken);
     p.row_sums_a = r.Data();
     p.row_sums_beta = p.beta;
     call.keep.add(r);
