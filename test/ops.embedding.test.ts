@@ -70,6 +70,57 @@ describe('embedding', () => {
   });
 });
 
+describe('embedding with scale and positions (one pass)', () => {
+  for (const [n, vocab, dim, period, offset] of [[1, 1, 1, 1, 0], [7, 5, 7, 7, 2], [66, 10, 33, 33, 0], [65, 9, 80, 13, 3]]) {
+    it(`n ${n} vocab ${vocab} dim ${dim} period ${period} offset ${offset}: forward bits, scaled backward vs reference`, () => {
+      const rng = new Rng(n * 13 + dim);
+      const idx = ids(rng, n, vocab);
+      const weight = randn(rng, vocab * dim), dy = randn(rng, n * dim);
+      const rows = offset + Math.min(n, period);
+      const table = randn(rng, rows * dim);
+      const scale = Math.sqrt(dim);
+      const y = kernels.embeddingForward(idx, weight, { vocab, dim },
+        { into: poisoned(n * dim), scale, positions: table, positionPeriod: period, positionOffset: offset });
+      const s32 = Math.fround(scale);
+      for (let t = 0; t < n; ++t) {
+        const p = (t % period) + offset;
+        for (let c = 0; c < dim; ++c) {
+          // float32 semantics: the scaled row is rounded, then the position term added and rounded.
+          const want = Math.fround(Math.fround(weight[idx[t]! * dim + c]! * s32) + table[p * dim + c]!);
+          expect(y[t * dim + c]).toBe(want);
+        }
+      }
+      const dw = kernels.embeddingBackward(idx, dy, { vocab, dim }, { scale, into: poisoned(vocab * dim) });
+      const ref = scatterRef(idx, dy.map((x) => x * scale), vocab, dim);
+      expectClose(dw, ref, 1e-6, 'scaled dweight');
+    });
+  }
+
+  it('scale alone; same bits for 1 and 2 threads', () => {
+    const rng = new Rng(21);
+    const vocab = 30, dim = 256, n = 1024;
+    const idx = ids(rng, n, vocab), weight = randn(rng, vocab * dim), table = randn(rng, 32 * dim);
+    const y = kernels.embeddingForward(idx, weight, { vocab, dim }, { scale: 0.5 });
+    expectSameBits(y, Float32Array.from(y, (_, i) => weight[idx[Math.floor(i / dim)]! * dim + (i % dim)]! * 0.5), 'y = w * 0.5');
+    const f = () => kernels.embeddingForward(idx, weight, { vocab, dim }, { scale: 16, positions: table, positionPeriod: 32 });
+    expectSameBits(withThreads(1, f), withThreads(2, f), 'y');
+  });
+
+  it('rejects a position table that is too short or not whole rows, and a period without a table', () => {
+    const idx = Int32Array.from([0, 1, 2, 0, 1, 2]);
+    const weight = new Float32Array(3 * 4);
+    const call = (o: object) => () => kernels.embeddingForward(idx, weight, { vocab: 3, dim: 4 }, o);
+    expect(call({ positions: new Float32Array(5 * 4) })).toThrow(/opts\.positions has 5 rows.*6 are read/);
+    expect(call({ positions: new Float32Array(3 * 4), positionPeriod: 3, positionOffset: 1 })).toThrow(/opts\.positions has 3 rows/);
+    expect(call({ positions: new Float32Array(4 * 4), positionPeriod: 3, positionOffset: 1 })).not.toThrow();
+    expect(call({ positions: new Float32Array(7) })).toThrow(/opts\.positions/);
+    expect(call({ positionPeriod: 3 })).toThrow(/opts\.positions must be given/);
+    expect(call({ positions: new Float32Array(6 * 4), positionPeriod: 0 })).toThrow(/opts\.positionPeriod/);
+    expect(call({ scale: NaN })).toThrow(/opts\.scale/);
+    expect(() => kernels.embeddingBackward(idx, new Float32Array(24), { vocab: 3, dim: 4 }, { scale: Infinity })).toThrow(/opts\.scale/);
+  });
+});
+
 describe('positionEncoding', () => {
   for (const [length, dim] of [[1, 1], [7, 7], [33, 33], [257, 64], [3, 257]]) {
     it(`length ${length} dim ${dim}`, () => {

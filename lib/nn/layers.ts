@@ -27,8 +27,9 @@ export class Embedding extends Module {
     normalInit(this.weight.storage.data, Math.pow(dim, -0.5), rng);
     if (paddingIdx >= 0 && paddingIdx < vocab) this.weight.storage.data.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
   }
-  forward(ids: Int32Array, scaleBy = 1): Tensor {
-    return ops.embedding(ids, this.weight, scaleBy, this.paddingIdx);
+  /** W[ids] * scaleBy, plus a position term in the same pass when given. */
+  forward(ids: Int32Array, scaleBy = 1, positions?: ops.EmbeddingPositions): Tensor {
+    return ops.embedding(ids, this.weight, scaleBy, this.paddingIdx, positions);
   }
 }
 

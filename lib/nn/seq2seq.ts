@@ -108,8 +108,8 @@ export class Seq2SeqTransformer extends Module {
   private embed(side: Side, ids: Int32Array, len: number, offset: number, ctx: RunContext): Tensor {
     const c = this.config;
     if (len + offset > c.maxLen) throw new RangeError(`Seq2SeqTransformer: sequence length ${len + offset} exceeds maxLen ${c.maxLen}`);
-    const x = side.embed.forward(ids, c.scaleEmbedding ? Math.sqrt(c.dModel) : 1);
-    const h = ops.addPositions(x, side.positions ?? this.positionTable(), len, offset);
+    const h = side.embed.forward(ids, c.scaleEmbedding ? Math.sqrt(c.dModel) : 1,
+      { table: side.positions ?? this.positionTable(), period: len, offset });
     return ctx.training && ctx.dropout > 0 ? ops.dropout(h, ctx.dropout, (ctx.seedBase ^ ++ctx.site * 0x2545f491) >>> 0) : h;
   }
 

@@ -8,11 +8,26 @@ export interface EmbeddingShape {
   vocab: number;
   dim: number;
 }
+export interface EmbeddingForwardOptions extends OutputOptions {
+  /** Every looked-up row times this (a Transformer's sqrt(dModel)). Default 1. */
+  scale?: number;
+  /**
+   * A position table [P, dim] added in the same pass: row t of y gets
+   * positions[(t % positionPeriod) + positionOffset] (after the scale).
+   */
+  positions?: Float32Array;
+  /** Rows per sequence when ids hold a batch of sequences back to back. Default ids.length. */
+  positionPeriod?: number;
+  /** Position of each sequence's first token (an incremental decoder's step). Default 0. */
+  positionOffset?: number;
+}
 export interface EmbeddingBackwardOptions extends OutputOptions {
   /** Tokens with this id add no gradient (PyTorch's padding_idx). */
   paddingIdx?: number;
   /** Add into opts.into instead of overwriting it (tied embeddings, gradient accumulation). */
   accumulate?: boolean;
+  /** Each dy row times this (the forward's scale). Default 1. */
+  scale?: number;
 }
 export interface PositionEncodingOptions extends OutputOptions {
   /** Position of row 0 (default 0), e.g. the step of an incremental decoder. */
@@ -21,17 +36,20 @@ export interface PositionEncodingOptions extends OutputOptions {
   base?: number;
 }
 
-/** y[t] = weight[ids[t]]: [ids.length, dim]. Every id must lie in [0, vocab). */
+/**
+ * y[t] = weight[ids[t]] * scale (+ positions[(t % positionPeriod) + positionOffset]): [ids.length, dim].
+ * Every id must lie in [0, vocab).
+ */
 export function embeddingForward(ids: Int32Array, weight: Float32Array, shape: EmbeddingShape,
-  opts?: OutputOptions): Float32Array {
-  checkOptions('embeddingForward', opts, ['into']);
+  opts?: EmbeddingForwardOptions): Float32Array {
+  checkOptions('embeddingForward', opts, ['into', 'scale', 'positions', 'positionPeriod', 'positionOffset']);
   return opsNative.embeddingForward(ids, weight, shape, opts);
 }
 
-/** dweight [vocab, dim]: the sum of dy rows per id, in token order (deterministic, no atomics). */
+/** dweight [vocab, dim]: the sum of dy rows (times scale) per id, in token order (deterministic, no atomics). */
 export function embeddingBackward(ids: Int32Array, dy: Float32Array, shape: EmbeddingShape,
   opts?: EmbeddingBackwardOptions): Float32Array {
-  checkOptions('embeddingBackward', opts, ['paddingIdx', 'accumulate', 'into']);
+  checkOptions('embeddingBackward', opts, ['paddingIdx', 'accumulate', 'scale', 'into']);
   return opsNative.embeddingBackward(ids, dy, shape, opts);
 }
 

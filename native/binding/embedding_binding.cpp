@@ -35,6 +35,9 @@ void check_ids(const ArgContext& c, const Napi::Int32Array& ids, int64_t vocab, 
 }
 
 // embeddingForward(ids, weight, { vocab, dim }, opts?) -> y [ids.length, dim]
+// opts: scale (finite, default 1); positions (Float32Array [P, dim]), positionPeriod (>= 1,
+// default ids.length), positionOffset (>= 0, default 0): row t adds
+// positions[(t % positionPeriod) + positionOffset]; into.
 Napi::Value embedding_forward_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), "embeddingForward"};
   OpArrays arr(c);
@@ -47,14 +50,32 @@ Napi::Value embedding_forward_js(const Napi::CallbackInfo& info) {
   if (n * s.dim > kMaxOpElements) c.range_error("ids", "is too long: ids.length*dim exceeds 2^40");
   check_ids(c, ids, s.vocab, kNoPadding);
   Napi::Object o = options(c, info[3]);
+  const float scale = static_cast<float>(opt_number(c, o, "scale", 1.0, -3.4e38, 3.4e38));
+  const float* pos = nullptr;
+  int64_t period = n > 0 ? n : 1, pos_offset = 0;
+  if (!o.Get("positions").IsUndefined()) {
+    auto table = arr.in_f32(o.Get("positions"), "opts.positions");
+    const int64_t prow = rows_of(c, table, "opts.positions", s.dim, "shape.dim");
+    if (!o.Get("positionPeriod").IsUndefined())
+      period = int_arg(c, o.Get("positionPeriod"), "opts.positionPeriod", 1, kMaxDim);
+    if (!o.Get("positionOffset").IsUndefined())
+      pos_offset = int_arg(c, o.Get("positionOffset"), "opts.positionOffset", 0, kMaxDim);
+    const int64_t need = pos_offset + (n < period ? n : period);  // rows of the table read
+    if (n > 0 && need > prow)
+      c.range_error("opts.positions", "has " + std::to_string(prow) + " rows, positionOffset + min(ids.length, positionPeriod) = " +
+                                          std::to_string(need) + " are read");
+    pos = table.Data();
+  } else if (!o.Get("positionPeriod").IsUndefined() || !o.Get("positionOffset").IsUndefined()) {
+    c.type_error("opts.positions", "must be given with opts.positionPeriod / opts.positionOffset");
+  }
   auto y = arr.out_f32(into_single(o), "opts.into", n * s.dim, "ids.length*shape.dim");
-  embedding_forward(n, s.dim, ids.Data(), weight.Data(), y.Data());
+  embedding_forward(n, s.dim, ids.Data(), weight.Data(), y.Data(), scale, pos, period, pos_offset);
   return y;
 }
 
 // embeddingBackward(ids, dy, { vocab, dim }, opts?) -> dweight [vocab, dim]
 // opts: paddingIdx (its tokens give no gradient; may also lie outside the vocabulary, e.g. -1),
-// accumulate (add into opts.into instead of overwriting), into.
+// accumulate (add into opts.into instead of overwriting), scale (each dy row times it, default 1), into.
 Napi::Value embedding_backward_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), "embeddingBackward"};
   OpArrays arr(c);
@@ -70,11 +91,12 @@ Napi::Value embedding_backward_js(const Napi::CallbackInfo& info) {
   if (!o.Get("paddingIdx").IsUndefined())
     padding_idx = int_arg(c, o.Get("paddingIdx"), "opts.paddingIdx", -(int64_t(1) << 31), s.vocab - 1);
   const bool accumulate = opt_bool(c, o, "accumulate", false);
+  const float scale = static_cast<float>(opt_number(c, o, "scale", 1.0, -3.4e38, 3.4e38));
   if (accumulate && into_single(o).IsUndefined())
     c.type_error("opts.into", "must be the Float32Array to add into when opts.accumulate is true");
   check_ids(c, ids, s.vocab, padding_idx);
   auto dw = arr.out_f32(into_single(o), "opts.into", s.vocab * s.dim, "shape.vocab*shape.dim");
-  embedding_backward(n, s.dim, s.vocab, ids.Data(), dy.Data(), padding_idx, accumulate, dw.Data());
+  embedding_backward(n, s.dim, s.vocab, ids.Data(), dy.Data(), padding_idx, accumulate, dw.Data(), scale);
   return dw;
 }
 

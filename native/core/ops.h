@@ -38,12 +38,14 @@ void dropout_apply(int64_t n, float p, uint64_t seed, uint64_t offset, const flo
 bool dropout_element_keep(uint64_t seed, uint64_t index, float p);
 
 // ---- Embedding and position encoding (portable: they only move memory) ---------------------------
-// y[t, :] = weight[ids[t], :]; ids in [0, vocab).
-void embedding_forward(int64_t n, int64_t dim, const int32_t* ids, const float* weight, float* y);
-// dweight[v, :] (+)= sum over t with ids[t] == v of dy[t, :], in token order (no atomics); tokens
+// y[t, :] = weight[ids[t], :] * scale (+ pos[(t % period) + pos_offset, :] when pos is not null: a
+// Transformer's scaled token embedding plus its position term in one pass); ids in [0, vocab).
+void embedding_forward(int64_t n, int64_t dim, const int32_t* ids, const float* weight, float* y,
+                       float scale = 1.f, const float* pos = nullptr, int64_t period = 1, int64_t pos_offset = 0);
+// dweight[v, :] (+)= sum over t with ids[t] == v of dy[t, :] * scale, in token order (no atomics); tokens
 // whose id equals padding_idx add nothing (INT64_MIN: no padding id). accumulate=false zeroes dweight first.
 void embedding_backward(int64_t n, int64_t dim, int64_t vocab, const int32_t* ids, const float* dy,
-                        int64_t padding_idx, bool accumulate, float* dweight);
+                        int64_t padding_idx, bool accumulate, float* dweight, float scale = 1.f);
 // pe[p, 2i] = sin((offset + p) / base^(2i/dim)), pe[p, 2i+1] = cos(same angle): "Attention Is All
 // You Need", section 3.5. Computed in double, rounded once.
 void sinusoidal_position_encoding(int64_t length, int64_t dim, int64_t offset, double base, float* pe);

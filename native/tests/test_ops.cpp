@@ -181,6 +181,20 @@ void check_portable_ops() {
       for (int64_t c = 0; c < dim; ++c) ref[ids[t] * dim + c] += dy[t * dim + c];
   }
   CHECK_CLOSE(dw, ref, 1e-6, "embedding dweight");
+  // Scaled rows plus a position table (period 4, offset 1), and the scaled backward.
+  const int64_t period = 4, offset = 1;
+  Vec table((offset + period) * dim);
+  fill(table, rng, 1.f);
+  poison(y); poison(dw);
+  attnode::embedding_forward(n, dim, ids.data(), w.data(), y.data(), 3.f, table.data(), period, offset);
+  attnode::embedding_backward(n, dim, vocab, ids.data(), dy.data(), ids[0], false, dw.data(), 3.f);
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t c = 0; c < dim; ++c) {
+      const float e = w[ids[t] * dim + c] * 3.f;
+      CHECK(y[t * dim + c] == e + table[(t % period + offset) * dim + c]);
+    }
+  for (auto& r : ref) r *= 3.0;
+  CHECK_CLOSE(dw, ref, 1e-6, "scaled embedding dweight");
   Vec pe(3 * 5);
   poison(pe);
   attnode::sinusoidal_position_encoding(3, 5, 2, 10000.0, pe.data());
