@@ -4,7 +4,10 @@ import { native } from './native.js';
 import { opsKernels } from './opkernels/index.js';
 import { gemmKernels } from './gemm.js';
 
-/** Sizes of one attention call: q [batch, qLen, heads, headDim]; k, v [batch, kvLen, kvHeads, headDim]. */
+/**
+ * Sizes of one attention call: q [batch, qLen, heads, headDim]; k, v [batch, kvLen, kvHeads, headDim]
+ * (rows packed unless a stride says otherwise); out, dout [batch, qLen, heads, headDim] packed.
+ */
 export interface AttentionShape {
   batch: number;
   heads: number;
@@ -13,6 +16,17 @@ export interface AttentionShape {
   qLen: number;
   kvLen: number;
   headDim: number;
+  /**
+   * Floats between consecutive rows (batch entry, position) of q, and of dq in the backward.
+   * Default heads * headDim (packed). A larger stride reads q as a column block of a fused
+   * projection output, e.g. `qkv.subarray(0)` of a [rows, 3 * heads * headDim] buffer; the array
+   * then needs only (batch * qLen - 1) * qStride + heads * headDim elements.
+   */
+  qStride?: number;
+  /** The same for k and dk (default kvHeads * headDim), e.g. `qkv.subarray(heads * headDim)`. */
+  kStride?: number;
+  /** The same for v and dv (default kvHeads * headDim). */
+  vStride?: number;
 }
 
 /** An explicit ("static") mask or bias laid out [batch, heads, qLen, kvLen], broadcast over 1-sized dims. */

@@ -94,6 +94,22 @@ const BAD: Bad[] = [
   { what: 'shape.kvHeads zero', mutate: (c) => { c.shape.kvHeads = 0; }, error: RangeError, names: /shape\.kvHeads/ },
   { what: 'shape.kvHeads non-integer', mutate: (c) => { c.shape.kvHeads = 1.5; }, error: TypeError, names: /shape\.kvHeads/ },
   { what: 'shape.headDim huge', mutate: (c) => { c.shape.headDim = 2 ** 40; }, error: RangeError, names: /shape\.headDim/ },
+  // Row strides (q: width heads*headDim = 16; k, v: kvHeads*headDim = 8).
+  { what: 'shape.qStride below a row', mutate: (c) => { c.shape.qStride = 15; }, error: RangeError, names: /shape\.qStride/ },
+  { what: 'shape.kStride non-integer', mutate: (c) => { c.shape.kStride = 8.5; }, error: TypeError, names: /shape\.kStride/ },
+  { what: 'shape.vStride a string', mutate: (c) => { c.shape.vStride = '16'; }, error: TypeError, names: /shape\.vStride/ },
+  { what: 'q too short for shape.qStride', mutate: (c) => { c.shape.qStride = 20; c.q = f32(5 * 20 + 15); }, error: RangeError, names: /\bq\b.*at least 116/ },
+  { what: 'k too short for shape.kStride', mutate: (c) => { c.shape.kStride = 16; c.k = f32(9 * 16 + 7); }, error: RangeError, names: /\bk\b.*at least 152/ },
+  { what: 'q with a NaN in a strided row', mutate: (c) => { c.shape.qStride = 20; c.q = withAt(f32(5 * 20 + 16), 41, NaN); }, error: RangeError, names: /\bq\[41\]/ },
+  { what: 'into.dk and into.dv sharing columns of one strided buffer', only: 'backward',
+    mutate: (c) => {
+      const kv = f32(10 * 16); c.shape.kStride = 16; c.shape.vStride = 16;
+      c.k = kv.subarray(0); c.v = kv.subarray(8);
+      const g = f32(10 * 16); c.opts.into = { dk: g.subarray(0), dv: g.subarray(7) };
+    },
+    error: RangeError, names: /opts\.into\.dv.*overlap.*opts\.into\.dk/ },
+  { what: 'into.dq too short for shape.qStride', only: 'backward',
+    mutate: (c) => { c.shape.qStride = 20; c.q = f32(6 * 20); c.opts.into = { dq: f32(5 * 20 + 15) }; }, error: RangeError, names: /opts\.into\.dq.*at least 116/ },
   { what: 'shape too large overall', mutate: (c) => { Object.assign(c.shape, { batch: 2 ** 30, qLen: 2 ** 30 }); }, error: RangeError, names: /shape/ },
 
   // Options.

@@ -25,7 +25,6 @@ struct AttnCall {
   AttnMasks m;
   AttnParams p;
   const float *q = nullptr, *k = nullptr, *v = nullptr, *out_in = nullptr, *lse_in = nullptr, *dout = nullptr;
-  int64_t nq = 0, nkv = 0;  // element counts of q/out/dout and of k/v, for naming a bad element
   unsigned bad = 0;         // non-finite inputs the kernel read (AttnNonFinite bits)
   float *out = nullptr, *lse = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr;
   Keepalive keep;
@@ -43,7 +42,7 @@ int64_t checked_product(const ArgContext& c, std::initializer_list<int64_t> dims
 
 AttnShape parse_shape(const ArgContext& c, const Napi::Value& v) {
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
-    c.type_error("shape", "must be an object { batch, heads, kvHeads?, qLen, kvLen, headDim }, got " + describe(v));
+    c.type_error("shape", "must be an object { batch, heads, kvHeads?, qLen, kvLen, headDim, qStride?, kStride?, vStride? }, got " + describe(v));
   Napi::Object o = v.As<Napi::Object>();
   AttnShape s;
   s.B = get_int(c, o, "batch", "shape.batch", 1, kMaxDim, 0);
@@ -57,6 +56,16 @@ AttnShape parse_shape(const ArgContext& c, const Napi::Value& v) {
   checked_product(c, {s.B, s.Tq, s.H, s.D}, "batch*qLen*heads*headDim");
   checked_product(c, {s.B, s.Tk, s.Hkv, s.D}, "batch*kvLen*kvHeads*headDim");
   checked_product(c, {s.B, s.H, s.Tq, s.Tk}, "batch*heads*qLen*kvLen");
+  // Row strides: at least a row's width (rows never overlap); 0 (absent) = packed.
+  auto stride = [&](const char* key, const std::string& name, int64_t width) -> int64_t {
+    return o.Get(key).IsUndefined() ? 0 : get_int(c, o, key, name, width, kMaxDim, width);
+  };
+  s.ldq = stride("qStride", "shape.qStride", s.H * s.D);
+  s.ldk = stride("kStride", "shape.kStride", s.Hkv * s.D);
+  s.ldv = stride("vStride", "shape.vStride", s.Hkv * s.D);
+  checked_product(c, {s.B, s.Tq, s.ldq ? s.ldq : 1}, "batch*qLen*qStride");
+  checked_product(c, {s.B, s.Tk, s.ldk ? s.ldk : 1}, "batch*kvLen*kStride");
+  checked_product(c, {s.B, s.Tk, s.ldv ? s.ldv : 1}, "batch*kvLen*vStride");
   return s;
 }
 
@@ -163,29 +172,63 @@ void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call) {
   call.p.seed = parse_seed(c, o.Get("seed"));
 }
 
+// The bytes an array's rows occupy: [lo, hi), and for a row-strided view (stride > 0) only
+// `width` bytes of every `stride`, from lo.
 struct Span {
-  const void* lo;
-  const void* hi;
+  const char* lo;
+  const char* hi;
   std::string name;
+  int64_t stride = 0, width = 0;
 };
-Span span_of(const Napi::Float32Array& a, const std::string& name) {
+Span span_of(const Napi::Float32Array& a, const std::string& name, int64_t ld = 0, int64_t width = 0) {
   const char* base = typed_bytes(a);
-  return {base, base + a.ElementLength() * sizeof(float), name};
+  return {base, base + a.ElementLength() * sizeof(float), name, ld * 4, width * 4};
+}
+// Whether two spans share a byte. Row-strided views with the same stride are disjoint when their
+// column blocks are (dq, dk and dv written into one fused gradient buffer).
+bool overlaps(const Span& a, const Span& b) {
+  if (!(a.lo < b.hi && b.lo < a.hi) || a.lo == a.hi || b.lo == b.hi) return false;
+  if (a.stride == 0 || a.stride != b.stride) return true;
+  const Span& first = a.lo <= b.lo ? a : b;
+  const Span& second = a.lo <= b.lo ? b : a;
+  const int64_t d = (second.lo - first.lo) % a.stride;  // where second's block starts in first's rows
+  return !(first.width <= d && d + second.width <= a.stride);
 }
 
-// An output buffer: the caller's (opts.into.<name>, checked and kept) or a new one.
-float* output(const ArgContext& c, AttnCall& call, const Napi::Value& into, const char* name, int64_t len,
-              const std::string& expr, Napi::Object& result, std::vector<Span>& inputs) {
+// A q/k/v-like input or dq/dk/dv-like output of `rows` rows of `width` floats: packed (ld == 0:
+// exactly rows*width long) or row-strided (at least (rows-1)*ld + width long: a view from a column
+// offset to the end of a fused buffer is fine).
+int64_t strided_len(int64_t rows, int64_t width, int64_t ld) {
+  return ld == 0 ? rows * width : (rows - 1) * ld + width;
+}
+Napi::Float32Array expect_rows(const ArgContext& c, const Napi::Value& v, const std::string& name, int64_t rows,
+                               int64_t width, int64_t ld, const std::string& expr, const std::string& stride_name) {
+  if (ld == 0) return expect_f32(c, v, name, rows * width, expr, false);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    c.type_error(name, "must be a Float32Array, got " + describe(v));
+  auto a = v.As<Napi::Float32Array>();
+  const int64_t need = strided_len(rows, width, ld);
+  if (static_cast<int64_t>(a.ElementLength()) < need)
+    c.range_error(name, "must have at least " + std::to_string(need) + " elements (rows " + std::to_string(rows) +
+                            " of " + std::to_string(width) + " floats, " + stride_name + " " + std::to_string(ld) +
+                            " apart), got " + std::to_string(a.ElementLength()));
+  return a;
+}
+
+// An output buffer: the caller's (opts.into.<name>, checked and kept) or a new one. A row-strided
+// output (ld > 0: dq/dk/dv of strided q/k/v) has `rows` rows of `width` floats, ld apart.
+float* output(const ArgContext& c, AttnCall& call, const Napi::Value& into, const char* name, int64_t rows,
+              int64_t width, int64_t ld, const std::string& expr, const std::string& stride_name, Napi::Object& result,
+              std::vector<Span>& inputs) {
   Napi::Float32Array a;
   Napi::Value given = into.IsObject() ? into.As<Napi::Object>().Get(name) : c.env.Undefined();
   if (given.IsUndefined()) {
-    a = Napi::Float32Array::New(c.env, static_cast<size_t>(len));
+    a = Napi::Float32Array::New(c.env, static_cast<size_t>(strided_len(rows, width, ld)));
   } else {
-    a = expect_f32(c, given, std::string("opts.into.") + name, len, expr, false);
-    const Span mine = span_of(a, std::string("opts.into.") + name);
+    a = expect_rows(c, given, std::string("opts.into.") + name, rows, width, ld, expr, stride_name);
+    const Span mine = span_of(a, std::string("opts.into.") + name, ld, width);
     for (const Span& other : inputs)
-      if (mine.lo < other.hi && other.lo < mine.hi && a.ElementLength() > 0)
-        c.range_error(mine.name, "must not overlap " + other.name);
+      if (overlaps(mine, other)) c.range_error(mine.name, "must not overlap " + other.name);
     inputs.push_back(mine);
   }
   result.Set(name, a);
@@ -196,18 +239,18 @@ void parse_call(const ArgContext& c, const Napi::CallbackInfo& info, bool backwa
   const size_t nin = backward ? 6 : 3;
   call.s = parse_shape(c, info[nin]);
   const AttnShape& s = call.s;
-  const int64_t nq = s.B * s.Tq * s.H * s.D, nkv = s.B * s.Tk * s.Hkv * s.D, nl = s.B * s.H * s.Tq;
+  const int64_t nq = s.B * s.Tq * s.H * s.D, nl = s.B * s.H * s.Tq;
+  const int64_t rq = s.B * s.Tq, rk = s.B * s.Tk, wq = s.H * s.D, wkv = s.Hkv * s.D;
   std::vector<Span> spans;
   // q, k, v, out and dout are checked for NaN/Infinity by the kernel as it reads them (no extra
   // pass); see report_non_finite.
-  auto q = expect_f32(c, info[0], "q", nq, "batch*qLen*heads*headDim", false);
-  auto k = expect_f32(c, info[1], "k", nkv, "batch*kvLen*kvHeads*headDim", false);
-  auto v = expect_f32(c, info[2], "v", nkv, "batch*kvLen*kvHeads*headDim", false);
-  call.nq = nq;
-  call.nkv = nkv;
+  auto q = expect_rows(c, info[0], "q", rq, wq, s.ldq, "batch*qLen*heads*headDim", "shape.qStride");
+  auto k = expect_rows(c, info[1], "k", rk, wkv, s.ldk, "batch*kvLen*kvHeads*headDim", "shape.kStride");
+  auto v = expect_rows(c, info[2], "v", rk, wkv, s.ldv, "batch*kvLen*kvHeads*headDim", "shape.vStride");
   call.q = q.Data(); call.k = k.Data(); call.v = v.Data();
   call.keep.add(q); call.keep.add(k); call.keep.add(v);
-  spans.push_back(span_of(q, "q")); spans.push_back(span_of(k, "k")); spans.push_back(span_of(v, "v"));
+  spans.push_back(span_of(q, "q", s.ldq, wq)); spans.push_back(span_of(k, "k", s.ldk, wkv));
+  spans.push_back(span_of(v, "v", s.ldv, wkv));
   if (backward) {
     auto o = expect_f32(c, info[3], "out", nq, "batch*qLen*heads*headDim", false);
     auto l = expect_f32(c, info[4], "lse", nl, "batch*heads*qLen", false);
@@ -224,12 +267,12 @@ void parse_call(const ArgContext& c, const Napi::CallbackInfo& info, bool backwa
     c.type_error("opts.into", "must be an object of output Float32Arrays, got " + describe(into));
   Napi::Object result = Napi::Object::New(c.env);
   if (!backward) {
-    call.out = output(c, call, into, "out", nq, "batch*qLen*heads*headDim", result, spans);
-    call.lse = output(c, call, into, "lse", nl, "batch*heads*qLen", result, spans);
+    call.out = output(c, call, into, "out", rq, wq, 0, "batch*qLen*heads*headDim", "", result, spans);
+    call.lse = output(c, call, into, "lse", 1, nl, 0, "batch*heads*qLen", "", result, spans);
   } else {
-    call.dq = output(c, call, into, "dq", nq, "batch*qLen*heads*headDim", result, spans);
-    call.dk = output(c, call, into, "dk", nkv, "batch*kvLen*kvHeads*headDim", result, spans);
-    call.dv = output(c, call, into, "dv", nkv, "batch*kvLen*kvHeads*headDim", result, spans);
+    call.dq = output(c, call, into, "dq", rq, wq, s.ldq, "batch*qLen*heads*headDim", "shape.qStride", result, spans);
+    call.dk = output(c, call, into, "dk", rk, wkv, s.ldk, "batch*kvLen*kvHeads*headDim", "shape.kStride", result, spans);
+    call.dv = output(c, call, into, "dv", rk, wkv, s.ldv, "batch*kvLen*kvHeads*headDim", "shape.vStride", result, spans);
   }
   call.result = Napi::Persistent(result);
 }
@@ -242,14 +285,24 @@ void run(AttnCall& c, bool backward) {
 }
 
 // The kernel said which inputs held a non-finite value where it read: name the first one (this
-// rescan runs only on that error path).
+// rescan runs only on that error path, row by row, so a strided view's other columns are not read).
 void report_non_finite(const ArgContext& c, const AttnCall& call) {
   if (!call.bad) return;
-  const struct { unsigned bit; const char* name; const float* data; int64_t n; } inputs[] = {
-      {kBadQ, "q", call.q, call.nq}, {kBadK, "k", call.k, call.nkv}, {kBadV, "v", call.v, call.nkv},
-      {kBadOut, "out", call.out_in, call.nq}, {kBadDout, "dout", call.dout, call.nq}};
-  for (const auto& in : inputs)
-    if ((call.bad & in.bit) && in.data) check_finite(c, in.data, static_cast<size_t>(in.n), in.name, false);
+  const AttnShape& s = call.s;
+  const int64_t rq = s.B * s.Tq, rk = s.B * s.Tk, wq = s.H * s.D, wkv = s.Hkv * s.D;
+  const struct { unsigned bit; const char* name; const float* data; int64_t rows, width, ld; } inputs[] = {
+      {kBadQ, "q", call.q, rq, wq, s.ldq ? s.ldq : wq}, {kBadK, "k", call.k, rk, wkv, s.ldk ? s.ldk : wkv},
+      {kBadV, "v", call.v, rk, wkv, s.ldv ? s.ldv : wkv}, {kBadOut, "out", call.out_in, rq, wq, wq},
+      {kBadDout, "dout", call.dout, rq, wq, wq}};
+  for (const auto& in : inputs) {
+    if (!(call.bad & in.bit) || !in.data) continue;
+    for (int64_t r = 0; r < in.rows; ++r) {
+      const float* row = in.data + r * in.ld;
+      for (int64_t x = 0; x < in.width; ++x)
+        if (!std::isfinite(row[x]))
+          c.range_error(std::string(in.name) + "[" + std::to_string(r * in.ld + x) + "]", std::isnan(row[x]) ? "is NaN" : "is not finite");
+    }
+  }
 }
 
 template <bool Backward, bool Async>

@@ -6,8 +6,13 @@
 namespace attnode {
 
 // q: [B, Tq, H, D]; k, v: [B, Tk, Hkv, D]; out: [B, Tq, H, D]; lse: [B, H, Tq].
+// ldq, ldk, ldv: the row strides (floats between consecutive (b, t) rows) of q and dq, k and dk,
+// v and dv; 0 means packed (H*D, Hkv*D, Hkv*D). A larger stride reads q/k/v as column blocks of one
+// fused [B*T, width] projection output and writes their gradients into the same layout, so the
+// projection's weight gradient is one GEMM. out, dout and lse are always packed.
 struct AttnShape {
   int64_t B = 0, H = 0, Hkv = 0, Tq = 0, Tk = 0, D = 0;
+  int64_t ldq = 0, ldk = 0, ldv = 0;
 };
 
 // Every constraint that is set must hold for key j to be attended by query i.

@@ -47,6 +47,56 @@ Result run_kernels(const Case& c) {
   return r;
 }
 
+// The same call with q/dq, and k/dk + v/dv, as column blocks of fused row-strided buffers (one
+// [rows, H*D + 3] for q, one [rows, 2*Hkv*D + 5] holding k at column 0 and v at Hkv*D + 2, as a
+// fused projection's output would). Columns outside the blocks hold NaN on input (never read: a
+// read would be reported as a non-finite q/k/v) and a sentinel on output (never written). Returns
+// the packed results, or an empty Result when the gaps were touched.
+Result run_kernels_strided(const Case& c) {
+  const attnode::AttnMasks m = c.masks();
+  attnode::AttnShape s = c.s;
+  const int64_t wq = s.H * s.D, wkv = s.Hkv * s.D, rq = s.B * s.Tq, rk = s.B * s.Tk;
+  s.ldq = wq + 3;
+  s.ldk = s.ldv = 2 * wkv + 5;
+  const int64_t voff = wkv + 2;
+  const float nan = std::numeric_limits<float>::quiet_NaN(), sentinel = 12345.f;
+  std::vector<float> qb(rq * s.ldq, nan), kvb(rk * s.ldk, nan);
+  std::vector<float> dqb(rq * s.ldq, sentinel), dkvb(rk * s.ldk, sentinel);
+  for (int64_t r = 0; r < rq; ++r)
+    for (int64_t x = 0; x < wq; ++x) { qb[r * s.ldq + x] = c.q[r * wq + x]; dqb[r * s.ldq + x] = nan; }
+  for (int64_t r = 0; r < rk; ++r)
+    for (int64_t x = 0; x < wkv; ++x) {
+      kvb[r * s.ldk + x] = c.k[r * wkv + x];
+      kvb[r * s.ldk + voff + x] = c.v[r * wkv + x];
+      dkvb[r * s.ldk + x] = dkvb[r * s.ldk + voff + x] = nan;
+    }
+  Result r;
+  r.out.resize(c.q.size());
+  r.lse.resize(s.B * s.H * s.Tq);
+  poison(r.out); poison(r.lse);
+  const unsigned bf = attnode::attention_forward(s, m, c.p, qb.data(), kvb.data(), kvb.data() + voff, r.out.data(), r.lse.data());
+  const unsigned bb = attnode::attention_backward(s, m, c.p, qb.data(), kvb.data(), kvb.data() + voff, r.out.data(),
+                                                  r.lse.data(), c.dout.data(), dqb.data(), dkvb.data(), dkvb.data() + voff);
+  CHECK_MSG(bf == 0 && bb == 0, "strided: a gap column was read (reported non-finite)");
+  bool gaps = true;
+  r.dq.resize(c.q.size()); r.dk.resize(c.k.size()); r.dv.resize(c.v.size());
+  for (int64_t row = 0; row < rq; ++row)
+    for (int64_t x = 0; x < s.ldq; ++x) {
+      const float y = dqb[row * s.ldq + x];
+      if (x < wq) r.dq[row * wq + x] = y;
+      else gaps = gaps && y == sentinel;
+    }
+  for (int64_t row = 0; row < rk; ++row)
+    for (int64_t x = 0; x < s.ldk; ++x) {
+      const float y = dkvb[row * s.ldk + x];
+      if (x < wkv) r.dk[row * wkv + x] = y;
+      else if (x >= voff && x < voff + wkv) r.dv[row * wkv + x - voff] = y;
+      else gaps = gaps && y == sentinel;
+    }
+  CHECK_MSG(gaps, "strided: a gap column of dq/dk/dv was written");
+  return r;
+}
+
 long count_nan(const std::vector<float>& x) {
   long n = 0;
   for (float v : x) n += std::isnan(v) ? 1 : 0;
@@ -176,6 +226,7 @@ void run_case(const CaseSpec& spec, uint64_t seed, const std::vector<std::string
     const Result r2 = run_kernels(c);
     check_against_reference(c, r2, rf, rg);
     check_bitwise("two runs, 2 threads", run_kernels(c), r2);
+    check_bitwise("row-strided q/k/v in fused buffers vs packed", run_kernels_strided(c), r2);
     attnode::set_num_threads(1);
     check_bitwise("1 thread vs 2 threads", run_kernels(c), r2);
     if (isa == "portable")
