@@ -58,13 +58,18 @@ export class MultiHeadAttention extends Module {
    */
   forward(x: Tensor, memory: Tensor | null, call: AttentionCall, residual: Tensor | null = null): Tensor {
     const kvd = this.kvHeads * this.headDim;
-    let q: Tensor, k: Tensor, v: Tensor;
+    // One fused projection ([rows, q|k|v] or [rows, k|v]); attention reads its column blocks in
+    // place and returns their gradients in the same layout, so the projection's backward is one
+    // dW GEMM and one dx GEMM.
+    let q: ops.AttentionInput, k: ops.AttentionInput, v: ops.AttentionInput;
     if (this.isSelf) {
-      [q, k, v] = ops.projectParts(x, this.qkv!, this.qkvBias, [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
+      const qkv = ops.linear(x, this.qkv!, this.qkvBias);
+      [q, k, v] = [{ source: qkv, col: 0 }, { source: qkv, col: this.dModel }, { source: qkv, col: this.dModel + kvd }];
     } else {
       if (!memory) throw new TypeError('MultiHeadAttention: cross-attention needs the encoder memory');
       q = this.q!.forward(x);
-      [k, v] = ops.projectParts(memory, this.kv!, this.kvBias, [kvd, kvd]) as [Tensor, Tensor];
+      const kv = ops.linear(memory, this.kv!, this.kvBias);
+      [k, v] = [{ source: kv, col: 0 }, { source: kv, col: kvd }];
     }
     const out = ops.attention(q, k, v, {
       batch: call.batch, heads: this.heads, kvHeads: this.kvHeads, qLen: call.qLen, kvLen: call.kvLen, headDim: this.headDim,

@@ -3,7 +3,7 @@ export { linear, type LinearOptions } from './linear.js';
 export { layerNorm } from './norm.js';
 export { activation, add, dropout, scale } from './elementwise.js';
 export { embedding, addPositions, type EmbeddingPositions } from './embedding.js';
-export { attention } from './attention.js';
+export { attention, type AttentionInput, type Columns } from './attention.js';
 export { projectParts } from './projection.js';
 export { crossEntropySum, type LossValue } from './loss.js';
 export { arena, Arena, withArena } from './arena.js';
