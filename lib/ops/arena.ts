@@ -5,7 +5,10 @@
 
 export class Arena {
   private free = new Map<number, Float32Array[]>();
-  private used: Float32Array[] = [];
+  // In use since the last releaseAll, in the order taken (a Set: recycle removes one in O(1)).
+  private used = new Set<Float32Array>();
+  // Every buffer this arena made, by its memory, so a view handed out can be recycled.
+  private owner = new WeakMap<ArrayBufferLike, Float32Array>();
 
   /**
    * Buffers come in size classes (steps of 1/8 of a power of two), so batches padded to different
@@ -21,9 +24,27 @@ export class Arena {
   take(length: number): Float32Array {
     const size = Arena.sizeClass(length);
     const list = this.free.get(size);
-    const buf = list && list.length > 0 ? list.pop()! : new Float32Array(size);
-    this.used.push(buf);
+    let buf = list && list.length > 0 ? list.pop() : undefined;
+    if (!buf) {
+      buf = new Float32Array(size);
+      this.owner.set(buf.buffer, buf);
+    }
+    this.used.add(buf);
     return buf.length === length ? buf : buf.subarray(0, length);
+  }
+
+  /**
+   * Returns one buffer (or a view take() handed out) before the step ends, because nothing will
+   * read it again: a gradient whose producer's backward has run. The next take() of its size gets
+   * it back while it is still in cache, instead of a buffer whose every line is a store miss.
+   * Buffers of another arena, or already free, are ignored.
+   */
+  recycle(view: Float32Array): void {
+    const buf = this.owner.get(view.buffer);
+    if (!buf || !this.used.delete(buf)) return;
+    let list = this.free.get(buf.length);
+    if (!list) this.free.set(buf.length, (list = []));
+    list.push(buf);
   }
 
   /** A buffer filled with zeros. */
@@ -37,7 +58,7 @@ export class Arena {
       if (!list) this.free.set(buf.length, (list = []));
       list.push(buf);
     }
-    this.used = [];
+    this.used.clear();
   }
 
   /** Drops every free buffer (memory goes back to the system). */

@@ -4,10 +4,17 @@ import { kernels } from '../kernels.js';
 import { CpuStorage, tape, Tensor } from '../tensor.js';
 import { arena } from './arena.js';
 
+// Outputs of ops (made by scratch): their gradient is dead once their producer's backward has
+// read it, so the tape hands its buffer back to the arena right then (see afterEntry). Leaves and
+// parameters are never in here: their gradients are the results.
+const intermediates = new WeakSet<Tensor>();
+
 /** A tensor whose storage comes from the step arena (contents unspecified until written). */
 export function scratch(shape: readonly number[], requiresGrad = false): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return new Tensor(new CpuStorage(arena.take(n)), shape, requiresGrad);
+  const t = new Tensor(new CpuStorage(arena.take(n)), shape, requiresGrad);
+  if (requiresGrad) intermediates.add(t);
+  return t;
 }
 
 /** The raw values of a tensor (ops only). */
@@ -32,7 +39,18 @@ function release(g: Float32Array | null): void {
 }
 
 tape.afterEntry = () => {
-  for (const t of consumed) release(t.grad);
+  for (const t of consumed) {
+    const g = t.grad;
+    // The last holder of an op output's gradient has been consumed: nothing reads or adds to it
+    // again (reverse order: every contribution came before the producer's backward), so the
+    // buffer goes back to the arena while it is hot. t.grad is cleared so it cannot be misread.
+    if (g !== null && !holders.has(g) && intermediates.has(t)) {
+      t.grad = null;
+      arena.recycle(g);
+    } else {
+      release(g);
+    }
+  }
   consumed.clear();
 };
 // Once backward is over, intermediate gradients are dead (arena buffers come back next step).
