@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { kernels } from '../dist/index.js';
 import { forEachIsa, withThreads } from './helpers/ops-check.js';
-import { expectClose, expectSameBits } from './helpers/metrics.js';
+import { expectClose, expectSameBits, expectThrowsLike } from './helpers/metrics.js';
 import { Rng, poisoned, randn } from './helpers/random.js';
 
 const TOL = 2e-5;
@@ -210,12 +210,5 @@ describe('argument checks of bias, strideBias and rowSumsA', () => {
     ['gateMask wrong type', () => kernels.gemm(A, B, { ...ok, gateMask: new Float32Array(2) as never }), TypeError, /^gemm: opts\.gateMask must be a Uint8Array/],
     ['strideBias on gemm', () => kernels.gemm(A, B, { ...ok, strideBias: 1 } as never), TypeError, /^gemm: opts\.strideBias is not an option/],
   ];
-  for (const [name, fn, type, msg] of cases) {
-    it(name, () => {
-      let err: unknown;
-      try { fn(); } catch (e) { err = e; }
-      expect(err).toBeInstanceOf(type);
-      expect((err as Error).message).toMatch(msg);
-    });
-  }
+  for (const [name, fn, type, msg] of cases) it(name, () => expectThrowsLike(fn, type, msg, name));
 });

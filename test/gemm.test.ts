@@ -5,7 +5,7 @@
 // finite differences, and bad arguments rejected with an error naming them.
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpuInfo, getNumThreads, kernels, setIsa, setNumThreads } from '../dist/index.js';
-import { expectClose, expectSameBits } from './helpers/metrics.js';
+import { expectClose, expectSameBits, expectThrowsLike } from './helpers/metrics.js';
 import { Rng, poisoned, randn } from './helpers/random.js';
 
 const initialIsa = cpuInfo().isa;
@@ -306,14 +306,7 @@ describe('argument checks name the argument', () => {
     ['linear needInputGrad', () => kernels.linearBackward(new Float32Array(6), new Float32Array(6), new Float32Array(4),
       { rows: 2, inFeatures: 3, outFeatures: 2, needInputGrad: 'yes' as never }), TypeError, /^linearBackward: shape\.needInputGrad must be a boolean/],
   ];
-  for (const [name, fn, type, msg] of cases) {
-    it(name, () => {
-      let err: unknown;
-      try { fn(); } catch (e) { err = e; }
-      expect(err).toBeInstanceOf(type);
-      expect((err as Error).message).toMatch(msg);
-    });
-  }
+  for (const [name, fn, type, msg] of cases) it(name, () => expectThrowsLike(fn, type, msg, name));
 
   it('async forms reject instead of throwing', async () => {
     await expect(kernels.gemmAsync(new Float32Array(5), B, ok)).rejects.toThrow(/^gemmAsync: A must have length 6/);

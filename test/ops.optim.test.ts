@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { kernels } from '../dist/index.js';
 import { forEachIsa, withThreads } from './helpers/ops-check.js';
 import { adamRef, type AdamRefOptions } from './helpers/ops-reference.js';
-import { expectClose, expectSameBits, maxAbs } from './helpers/metrics.js';
+import { expectClose, expectSameBits, maxAbs, expectThrowsLike } from './helpers/metrics.js';
 import { Rng, randn } from './helpers/random.js';
 
 const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
@@ -138,12 +138,7 @@ describe('adamStepMulti / adamwStepMulti', () => {
       ['unknown option', () => kernels.adamwStepMulti([p], [a()], [a()], [a()], { step: 1, zeroGrad: true } as never), TypeError,
         /^adamwStepMulti: opts\.zeroGrad is not an option/],
     ];
-    for (const [name, fn, type, msg] of cases) {
-      let err: unknown;
-      try { fn(); } catch (e) { err = e; }
-      expect(err, name).toBeInstanceOf(type);
-      expect((err as Error).message, name).toMatch(msg);
-    }
+    for (const [name, fn, type, msg] of cases) expectThrowsLike(fn, type, msg, name);
     expect(Array.from(p)).toEqual([1, 2, 3, 4]);
   });
 });

@@ -84,3 +84,15 @@ export function maxAbs(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; ++i) m = Math.max(m, Math.abs(a[i]));
   return m;
 }
+
+/** Asserts that fn throws an error of `type` whose message matches `message` (the argument-error tables). */
+export function expectThrowsLike(fn: () => unknown, type: abstract new (...args: never[]) => Error, message: RegExp, what = ''): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, `${what}: nothing was thrown`).toBeInstanceOf(type);
+  expect((err as Error).message, what).toMatch(message);
+}
