@@ -312,16 +312,11 @@ Napi::Value entry(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = std::make_shared<AttnCall>();
   parse_call(c, info, Backward, *call);
-  if (!Async) {
-    run(*call, Backward);
-    report_non_finite(c, *call);
-    return call->result.Value();
-  }
-  return KernelWorker::Start(info.Env(), fn, [call] { run(*call, Backward); },
-                             [call, fn](Napi::Env env) -> Napi::Value {
-                               report_non_finite(ArgContext{env, fn}, *call);
-                               return call->result.Value();
-                             });
+  return run_call<Async>(info.Env(), fn, [call] { run(*call, Backward); },
+                         [call, fn](Napi::Env env) -> Napi::Value {
+                           report_non_finite(ArgContext{env, fn}, *call);
+                           return call->result.Value();
+                         });
 }
 
 Napi::Value dropout_keep(const Napi::CallbackInfo& info) {

@@ -270,12 +270,8 @@ Napi::Value gemm_entry(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = std::make_shared<GemmCall>();
   parse_gemm(c, info, Batched, *call);
-  if (!Async) {
-    gemm(call->p);
-    return call->result.Value();
-  }
-  return KernelWorker::Start(info.Env(), fn, [call] { gemm(call->p); },
-                             [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
+  return run_call<Async>(info.Env(), fn, [call] { gemm(call->p); },
+                         [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
 }
 
 template <bool Backward, bool Async>
@@ -285,12 +281,8 @@ Napi::Value linear_entry(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = std::make_shared<LinearCall>();
   parse_linear(c, info, Backward, *call);
-  if (!Async) {
-    run_linear(*call, Backward);
-    return call->result.Value();
-  }
-  return KernelWorker::Start(info.Env(), fn, [call] { run_linear(*call, Backward); },
-                             [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
+  return run_call<Async>(info.Env(), fn, [call] { run_linear(*call, Backward); },
+                         [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
 }
 
 }  // namespace

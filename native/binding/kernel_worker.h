@@ -67,4 +67,16 @@ class KernelWorker : public Napi::AsyncWorker {
   Done done_;
 };
 
+// One kernel call in its sync form (run now, return done's value) or its async form (a Promise
+// settled with done's value, or rejected with what work or done threw).
+template <bool Async, class Work, class Done>
+Napi::Value run_call(Napi::Env env, const char* name, Work work, Done done) {
+  if constexpr (Async) {
+    return KernelWorker::Start(env, name, std::move(work), std::move(done));
+  } else {
+    work();
+    return done(env);
+  }
+}
+
 }  // namespace attnode::binding

@@ -69,11 +69,7 @@ Napi::Value adam_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = parse_adam(c, info, Decoupled);
   auto work = [call] { adam_step(call->n, call->p, call->params, call->grads, call->m, call->v); };
-  if (!Async) {
-    work();
-    return c.env.Undefined();
-  }
-  return KernelWorker::Start(c.env, fn, work, [call](Napi::Env env) { return env.Undefined(); });
+  return run_call<Async>(c.env, fn, work, [call](Napi::Env env) { return env.Undefined(); });
 }
 
 // adamStepMulti / adamwStepMulti(params[], grads[], m[], v[], opts): adamStep on every tensor i
@@ -131,11 +127,7 @@ Napi::Value adam_multi_js(const Napi::CallbackInfo& info) {
   auto work = [call] {
     adam_step_multi(static_cast<int>(call->tensors.size()), call->tensors.data(), call->p, call->zero_grads);
   };
-  if (!Async) {
-    work();
-    return c.env.Undefined();
-  }
-  return KernelWorker::Start(c.env, fn, work, [call](Napi::Env env) { return env.Undefined(); });
+  return run_call<Async>(c.env, fn, work, [call](Napi::Env env) { return env.Undefined(); });
 }
 
 // The arrays of a gradient list: a JS Array of distinct, non-overlapping Float32Arrays.

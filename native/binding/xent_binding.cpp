@@ -83,11 +83,7 @@ Napi::Value cross_entropy_js(const Napi::CallbackInfo& info) {
   auto work = [call] {
     call->result = cross_entropy(call->rows, call->vocab, call->p, call->logits, call->targets, call->dlogits);
   };
-  if (!Async) {
-    work();
-    return xent_result(c.env, *call);
-  }
-  return KernelWorker::Start(c.env, fn, work, [call](Napi::Env env) { return xent_result(env, *call); });
+  return run_call<Async>(c.env, fn, work, [call](Napi::Env env) { return xent_result(env, *call); });
 }
 
 // logSoftmax(x, dim, opts?) -> y
