@@ -23,7 +23,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PYTHON, TORCH_ENV, measureClock, nominalGhz } from './ops/common.mjs';
+import { PYTHON, TORCH_ENV, measureClock, nominalGhz, printTable } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -247,17 +247,13 @@ const progress = (msg) => { if (process.stdout.isTTY) process.stdout.write(msg.p
 
 const fmt = (x, d = 1) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
 
-function printTable(rows) {
+function printRows(rows) {
   const head = ['B', 'H', 'T', 'D', 'mask', 'fwd ms', 'f+b ms', 'fwd GF/s', 'f+b GF/s', 'extra MiB',
     'torch fwd', 'torch f+b', 'x fwd', 'x f+b'];
   const body = rows.map((r) => [r.B, r.H, r.T, r.D, MASK_LABEL[r.mask], fmt(r.fwdMs, 2), fmt(r.fwdBwdMs, 2),
     fmt(r.fwdGflops), fmt(r.fwdBwdGflops), fmt(r.extraRssFwdBwdMiB), fmt(r.torchFwdMs, 2), fmt(r.torchFwdBwdMs, 2),
     fmt(r.ratioFwd, 2), fmt(r.ratioFwdBwd, 2)].map(String));
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => '| ' + cells.map((c, i) => (i === 4 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
-  console.log(line(head));
-  console.log('|' + w.map((x, i) => (i === 4 ? ':' + '-'.repeat(x + 1) : '-'.repeat(x + 1) + ':')).join('|') + '|');
-  for (const b of body) console.log(line(b));
+  printTable(head, body, new Set([4]));
 }
 
 async function main() {
@@ -330,7 +326,7 @@ async function main() {
   }
 
   console.log('');
-  printTable(rows);
+  printRows(rows);
   console.log('GF/s = useful GFLOP/s: 4*D flops per allowed (query,key) pair per head (fwd), x3.5 for fwd+bwd; ' +
     'extra MiB = peak RSS growth over inputs+outputs during one fwd+bwd (child process, maxRSS); ' +
     'x = torch_ms / attnode_ms (> 1: attnode faster).');

@@ -17,7 +17,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TorchServer, fp32Peak, measureClock, timeRow } from './ops/common.mjs';
+import { TorchServer, fp32Peak, measureClock, printTable, timeRow } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -49,14 +49,6 @@ function parseArgs(argv) {
 }
 
 const fmt = (x, d = 1) => (x === undefined || x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
-
-function printTable(head, body, leftCols) {
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => '| ' + cells.map((c, i) => (leftCols.has(i) ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
-  console.log(line(head));
-  console.log('|' + w.map((x, i) => (leftCols.has(i) ? ':' + '-'.repeat(x + 1) : '-'.repeat(x + 1) + ':')).join('|') + '|');
-  for (const b of body) console.log(line(b));
-}
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));

@@ -13,13 +13,15 @@ Line protocol on stdin/stdout, one JSON object per line (so the Node runner can 
   {"cmd": "run", "case": {"batch": b, "beams": k, "srcLen": s, "newTokens": t}}  -> {"seconds": wall time of one decode}
   {"cmd": "quit"}
 """
-import json
 import math
 import sys
 import time
 
 import torch
 from torch import nn
+
+sys.path.insert(0, __import__('os').path.dirname(__file__))
+from torch_ops import serve  # noqa: E402  (same directory: the line protocol)
 
 
 class Seq2Seq(nn.Module):
@@ -75,31 +77,28 @@ def beam(model, src, beams, new_tokens, bos=1):
 
 
 def main():
-    model = None
-    for line in sys.stdin:
-        req = json.loads(line)
-        if req['cmd'] == 'config':
-            torch.set_num_threads(req['threads'])
-            torch.manual_seed(0)
-            m = req['model']
-            model = Seq2Seq(m['vocab'], m['dModel'], m['heads'], m['ffDim'], m['encoderLayers'], m['decoderLayers']).eval()
-            reply = {'torch': torch.__version__, 'threads': torch.get_num_threads()}
-        elif req['cmd'] == 'run':
-            c = req['case']
-            g = torch.Generator().manual_seed(c['batch'])
-            src = torch.randint(3, model.out.out_features, (c['batch'], c['srcLen']), generator=g)
-            with torch.inference_mode():
-                t0 = time.perf_counter()
-                if c['beams'] == 1:
-                    greedy(model, src, c['newTokens'])
-                else:
-                    beam(model, src, c['beams'], c['newTokens'])
-                reply = {'seconds': time.perf_counter() - t0}
-        elif req['cmd'] == 'quit':
-            return
-        else:
-            reply = {'error': f"unknown cmd {req['cmd']}"}
-        print(json.dumps(reply), flush=True)
+    state = {}
+
+    def config(req):
+        torch.set_num_threads(req['threads'])
+        torch.manual_seed(0)
+        m = req['model']
+        state['model'] = Seq2Seq(m['vocab'], m['dModel'], m['heads'], m['ffDim'], m['encoderLayers'], m['decoderLayers']).eval()
+        return {'torch': torch.__version__, 'threads': torch.get_num_threads()}
+
+    def run(req):
+        c, model = req['case'], state['model']
+        g = torch.Generator().manual_seed(c['batch'])
+        src = torch.randint(3, model.out.out_features, (c['batch'], c['srcLen']), generator=g)
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            if c['beams'] == 1:
+                greedy(model, src, c['newTokens'])
+            else:
+                beam(model, src, c['beams'], c['newTokens'])
+            return {'seconds': time.perf_counter() - t0}
+
+    serve({'config': config, 'run': run})
 
 
 if __name__ == '__main__':

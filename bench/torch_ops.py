@@ -71,31 +71,42 @@ for _plugin in sorted(_OPS_DIR.glob('torch_*.py')):
     OPS.update(importlib.import_module(_plugin.stem).OPS)
 
 
-def main():
-    current = None
+def serve(handlers):
+    """The line protocol of the bench servers (torch_ops, torch_train, torch_decode): one JSON
+    request per stdin line, handlers[req['cmd']](req) gives the reply, one JSON line on stdout;
+    {"cmd": "quit"} ends the loop and an unknown cmd gets {"error": ...}."""
     for line in sys.stdin:
         req = json.loads(line)
         cmd = req['cmd']
-        if cmd == 'config':
-            torch.set_num_threads(req['threads'])
-            out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas_info(),
-                   'config': torch.__config__.show()}
-        elif cmd == 'setup':
-            current = OPS[req['op']](req['args'])
-            current()  # warm-up: first-touch of the output, BLAS buffers, thread pool
-            out = {'ok': True}
-        elif cmd == 'sample':
-            iters = req['iters']
-            t0 = time.perf_counter()
-            for _ in range(iters):
-                current()
-            out = {'seconds': time.perf_counter() - t0}
-        elif cmd == 'quit':
+        if cmd == 'quit':
             break
-        else:
-            out = {'error': f'unknown cmd {cmd}'}
+        handler = handlers.get(cmd)
+        out = handler(req) if handler else {'error': f'unknown cmd {cmd}'}
         sys.stdout.write(json.dumps(out) + '\n')
         sys.stdout.flush()
+
+
+def main():
+    state = {}
+
+    def config(req):
+        torch.set_num_threads(req['threads'])
+        return {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas_info(),
+                'config': torch.__config__.show()}
+
+    def setup(req):
+        state['op'] = OPS[req['op']](req['args'])
+        state['op']()  # warm-up: first-touch of the output, BLAS buffers, thread pool
+        return {'ok': True}
+
+    def sample(req):
+        current, iters = state['op'], req['iters']
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            current()
+        return {'seconds': time.perf_counter() - t0}
+
+    serve({'config': config, 'setup': setup, 'sample': sample})
 
 
 if __name__ == '__main__':

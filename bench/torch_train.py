@@ -17,7 +17,6 @@ target and memory; nn.CrossEntropyLoss (mean over the non-ignored labels); torch
 step = zero_grad, forward, loss, backward, optimizer step: the same work as attnode's
 Trainer.trainStep (whose Adam is also unclipped here).
 """
-import json
 import math
 import resource
 import sys
@@ -27,7 +26,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, __import__('os').path.dirname(__file__))
-from torch_ops import blas_info  # noqa: E402  (same directory; reports the BLAS really loaded)
+from torch_ops import blas_info, serve  # noqa: E402  (same directory: the BLAS really loaded, the line protocol)
 
 
 def rss_kib():
@@ -94,35 +93,31 @@ class Run:
 
 
 def main():
-    run = None
-    for line in sys.stdin:
-        req = json.loads(line)
-        cmd = req['cmd']
-        if cmd == 'config':
-            torch.set_num_threads(req['threads'])
-            out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas_info(),
-                   'rssKiB': rss_kib()}
-        elif cmd == 'setup':
-            run = Run(req)
-            with torch.no_grad():
-                logits = run.model(run.src, run.tgt_in, run.src_pad, run.tgt_pad, run.tgt_mask)
-                loss0 = run.loss_fn(logits.view(-1, run.vocab), run.labels).item()
-            out = {'params': sum(p.numel() for p in run.model.parameters()), 'loss': loss0, 'rssKiB': rss_kib()}
-        elif cmd == 'steps':
-            seconds, losses = [], []
-            for _ in range(req['n']):
-                t0 = time.perf_counter()
-                losses.append(run.step())
-                seconds.append(time.perf_counter() - t0)
-            out = {'seconds': seconds, 'losses': losses}
-        elif cmd == 'memory':
-            out = {'maxRssKiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'rssKiB': rss_kib()}
-        elif cmd == 'quit':
-            break
-        else:
-            out = {'error': f'unknown cmd {cmd}'}
-        sys.stdout.write(json.dumps(out) + '\n')
-        sys.stdout.flush()
+    state = {}
+
+    def config(req):
+        torch.set_num_threads(req['threads'])
+        return {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas_info(), 'rssKiB': rss_kib()}
+
+    def setup(req):
+        run = state['run'] = Run(req)
+        with torch.no_grad():
+            logits = run.model(run.src, run.tgt_in, run.src_pad, run.tgt_pad, run.tgt_mask)
+            loss0 = run.loss_fn(logits.view(-1, run.vocab), run.labels).item()
+        return {'params': sum(p.numel() for p in run.model.parameters()), 'loss': loss0, 'rssKiB': rss_kib()}
+
+    def steps(req):
+        seconds, losses = [], []
+        for _ in range(req['n']):
+            t0 = time.perf_counter()
+            losses.append(state['run'].step())
+            seconds.append(time.perf_counter() - t0)
+        return {'seconds': seconds, 'losses': losses}
+
+    def memory(req):
+        return {'maxRssKiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'rssKiB': rss_kib()}
+
+    serve({'config': config, 'setup': setup, 'steps': steps, 'memory': memory})
 
 
 if __name__ == '__main__':

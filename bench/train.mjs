@@ -23,7 +23,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PYTHON, TORCH_ENV, TorchServer } from './ops/common.mjs';
+import { PYTHON, TORCH_ENV, TorchServer, printTable } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -81,14 +81,6 @@ const median = (xs) => {
 };
 const fmt = (x, d = 1) => (x === undefined || x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
 const mib = (kib) => kib / 1024;
-
-function printTable(head, body) {
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
-  console.log(line(head));
-  console.log('|' + w.map((x, i) => (i === 0 ? ':' + '-'.repeat(x + 1) : '-'.repeat(x + 1) + ':')).join('|') + '|');
-  for (const b of body) console.log(line(b));
-}
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));

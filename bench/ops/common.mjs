@@ -125,3 +125,12 @@ export function fp32Peak(clock, cores, isa) {
   return { cores, units, lanes, measuredGhz, allCore, nominal, gflops: of(measuredGhz ?? nominal.ghz),
     nominalGflops: of(nominal.ghz), source: measuredGhz ? 'measured' : 'nominal' };
 }
+
+/** Prints a Markdown table; the columns in leftCols are left-aligned, the rest right-aligned. */
+export function printTable(head, body, leftCols = new Set([0])) {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => '| ' + cells.map((c, i) => (leftCols.has(i) ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + w.map((x, i) => (leftCols.has(i) ? ':' + '-'.repeat(x + 1) : '-'.repeat(x + 1) + ':')).join('|') + '|');
+  for (const b of body) console.log(line(b));
+}
