@@ -1,7 +1,7 @@
 // Token embeddings (optionally scaled by sqrt(dModel)) and position terms.
 import { kernels } from '../kernels.js';
 import { needsGrad, tape, type Tensor } from '../tensor.js';
-import { accGrad, data, gradOf, scratch } from './grad.js';
+import { data, gradOf, scratch } from './grad.js';
 
 /** Position terms added in the embedding's pass: row r gets table[(r % period) + offset]. */
 export interface EmbeddingPositions {
@@ -36,31 +36,6 @@ export function embedding(ids: Int32Array, W: Tensor, scaleBy: number, paddingId
         for (let r = 0; r < at.length; ++r) at[r] = (r % positions.period) + positions.offset;
         kernels.embeddingBackward(at, g, { vocab: table.shape[0]!, dim }, { accumulate: true, into: gradOf(table) });
       }
-    });
-  }
-  return y;
-}
-
-/** x [batch * len, dim] + table[offset + t] for position t of each row (a constant or learned table). */
-export function addPositions(x: Tensor, table: Tensor, len: number, offset = 0): Tensor {
-  const dim = table.shape[1]!, rows = x.size / dim;
-  const y = scratch(x.shape, needsGrad(x, table));
-  const xd = data(x), yd = data(y), td = data(table);
-  for (let r = 0; r < rows; ++r) {
-    const t = (r % len) + offset, xo = r * dim, to = t * dim;
-    for (let c = 0; c < dim; ++c) yd[xo + c] = xd[xo + c]! + td[to + c]!;
-  }
-  if (y.requiresGrad) {
-    tape.record(() => {
-      const g = gradOf(y);
-      if (table.requiresGrad) {
-        const gt = gradOf(table);
-        for (let r = 0; r < rows; ++r) {
-          const t = (r % len) + offset, go = r * dim, to = t * dim;
-          for (let c = 0; c < dim; ++c) gt[to + c]! += g[go + c]!;
-        }
-      }
-      accGrad(x, g, false);
     });
   }
   return y;

@@ -2,7 +2,7 @@
 export { linear, type LinearOptions } from './linear.js';
 export { layerNorm } from './norm.js';
 export { activation, add, dropout, scale } from './elementwise.js';
-export { embedding, addPositions, type EmbeddingPositions } from './embedding.js';
+export { embedding, type EmbeddingPositions } from './embedding.js';
 export { attention, type AttentionInput, type Columns } from './attention.js';
 export { projectParts } from './projection.js';
 export { crossEntropySum, type LossValue } from './loss.js';
