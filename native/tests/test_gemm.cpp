@@ -258,6 +258,12 @@ std::vector<Case> cases() {
       Case s{m, 33, 300, ta, tb}; s.sums = true; out.push_back(s);               // fused row sums
       Case s2{m, 33, 600, ta, tb}; s2.sums = true; s2.beta = 0.5f; out.push_back(s2);
     }
+  // Every edge-panel height of the packed path (M % MR = 1 .. MR - 1 for MR = 14 and 6), each with
+  // its own micro-kernel instance, through the full-width and the column-edge epilogues.
+  for (int64_t m = 17; m <= 30; ++m) {
+    Case e{m, 40, 50, (m & 1) != 0, (m & 2) != 0};
+    e.bias = true; e.relu = true; e.pad = 1; out.push_back(e);
+  }
   // The fused epilogue on every path: small M, packed, kept op(A) (M <= 336, several k-blocks),
   // row blocks; relu masks and gate masks at columns that are not multiples of 8.
   for (int64_t m : {3, 40, 64, 400})
