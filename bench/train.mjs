@@ -19,22 +19,14 @@
 // Peak RSS: getrusage maxRSS of each process at the end (the Node process is the attnode side);
 // "after import" is the RSS once the library/torch is loaded, before any model exists.
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { PYTHON, TORCH_ENV, TorchServer, printTable } from './ops/common.mjs';
+import { BATCH, MODEL, OPT, SRC_LEN, TGT_LEN, benchBatch, benchTrainer, dist, median } from './train-setup.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
-
-const MODEL = {
-  srcVocab: 1000, tgtVocab: 1000, dModel: 256, heads: 4, ffDim: 1024, encoderLayers: 3, decoderLayers: 3,
-  dropout: 0, attentionDropout: 0, activation: 'relu', norm: 'post', positions: 'sinusoidal', tieEmbeddings: false,
-  scaleEmbedding: true, maxLen: 64, seed: 1, padId: 0, bosId: 1, eosId: 2,
-};
-const BATCH = 32, SRC_LEN = 32, TGT_LEN = 32;
-const OPT = { kind: 'adam', lr: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-9, weightDecay: 0, clipNorm: 0 };
 
 function parseArgs(argv) {
   const a = { quick: false, threads: null, rounds: null, perRound: null, warmup: null, torch: true, json: null };
@@ -62,23 +54,6 @@ function usage(msg) {
   process.exit(2);
 }
 
-/** mulberry32: seeded token ids, the same on both sides. */
-function ids(n, seed, lo, hi) {
-  let s = seed >>> 0;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; ++i) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo + 1));
-  }
-  return out;
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const fmt = (x, d = 1) => (x === undefined || x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
 const mib = (kib) => kib / 1024;
 
@@ -87,15 +62,7 @@ async function main() {
   const warmup = args.warmup ?? (args.quick ? 2 : 3);
   const rounds = args.rounds ?? (args.quick ? 3 : 5);
   const perRound = args.perRound ?? (args.quick ? 2 : 4);
-  if (!existsSync(path.join(root, 'dist', 'index.js'))) {
-    console.error('dist/ missing: run `npx tsc -p tsconfig.json` (and `npx node-gyp build -j 2` if the addon is missing)');
-    process.exit(1);
-  }
-  const dist = (p) => import(pathToFileURL(path.join(root, 'dist', p)).href);
   const { getNumThreads, setNumThreads, cpuInfo } = await dist('index.js');
-  const { Seq2SeqTransformer } = await dist('nn/seq2seq.js');
-  const { Trainer } = await dist('train/trainer.js');
-  const { collate } = await dist('data/batching.js');
   if (args.threads) setNumThreads(args.threads);
   const threads = getNumThreads();
   const info = cpuInfo();
@@ -111,16 +78,10 @@ async function main() {
   console.log(`load average before: ${load0.map((x) => x.toFixed(2)).join(' ')} on ${os.availableParallelism()} CPUs` +
     (busy(load0[0]) ? '  (WARNING: the machine is loaded by other work; timings are noisy and pessimistic)' : ''));
 
-  // The batch: every row full length (key padding masks are still passed on both sides).
-  const examples = Array.from({ length: BATCH }, (_, b) => ({
-    src: ids(SRC_LEN, 1000 + b, 3, MODEL.srcVocab - 1), tgt: ids(TGT_LEN - 1, 2000 + b, 3, MODEL.tgtVocab - 1),
-  }));
-  const batch = collate(examples, { bos: MODEL.bosId, eos: MODEL.eosId, padId: MODEL.padId });
-  if (batch.srcLen !== SRC_LEN || batch.tgtLen !== TGT_LEN || batch.numTargetTokens !== BATCH * TGT_LEN) throw new Error('batch layout');
+  const batch = await benchBatch();
 
   // attnode side.
-  const model = new Seq2SeqTransformer(MODEL);
-  const trainer = new Trainer(model, { optimizer: OPT, schedule: { kind: 'constant', lr: OPT.lr }, labelSmoothing: 0 });
+  const { model, trainer } = await benchTrainer();
   const ours = { seconds: [], losses: [] };
   const oursSteps = (n, keep) => {
     for (let i = 0; i < n; ++i) {

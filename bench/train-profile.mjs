@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// node bench/train-profile.mjs [--steps N] [--warmup N] [--top N]
+//
+// Where attnode's training step (bench/train.mjs's config) spends its time: every kernel call is
+// timed (the `kernels` object's functions are wrapped), grouped by kernel and, for GEMMs, by shape
+// and transposition, and reported as milliseconds per step next to the whole step. "outside
+// kernels" is the JavaScript of the ops, the tape and the trainer. The wrapping adds ~1 us a call;
+// times are medians over the steps, so a noisy step does not skew a row.
+import { MODEL, benchBatch, benchTrainer, dist, median } from './train-setup.mjs';
+import { printTable } from './ops/common.mjs';
+
+function parseArgs(argv) {
+  const a = { steps: 20, warmup: 3, top: 40 };
+  for (let i = 0; i < argv.length; ++i) {
+    const key = { '--steps': 'steps', '--warmup': 'warmup', '--top': 'top' }[argv[i]];
+    const v = Number(argv[i + 1]);
+    if (!key || !Number.isInteger(v) || v < 1) {
+      console.error(`bad argument ${argv[i]}\nusage: node bench/train-profile.mjs [--steps N] [--warmup N] [--top N]`);
+      process.exit(2);
+    }
+    a[key] = v;
+    ++i;
+  }
+  return a;
+}
+
+/** The row a call is counted under: the kernel's name, and a GEMM's shape and flop count. */
+function label(name, args) {
+  if (name !== 'gemm') return { key: name, flops: 0 };
+  const o = args[2];
+  const t = `${o.transA ? 'T' : 'N'}${o.transB ? 'T' : 'N'}`;
+  const extra = [o.relu && 'relu', o.reluMask && 'mask', o.gateMask && 'gate', o.rowSumsA && 'rowsums', o.addend && 'addend', o.bias && 'bias',
+    o.beta ? 'beta1' : ''].filter(Boolean).join(',');
+  return { key: `gemm ${t} m${o.m} n${o.n} k${o.k}${extra ? ` (${extra})` : ''}`, flops: 2 * o.m * o.n * o.k };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const { kernels } = await dist('kernels.js');
+  const { getNumThreads, cpuInfo } = await dist('index.js');
+  const batch = await benchBatch();
+  const { trainer } = await benchTrainer();
+
+  let rows = new Map();  // key -> { ms, calls, flops } for the current step
+  for (const name of Object.keys(kernels)) {
+    const fn = kernels[name];
+    if (typeof fn !== 'function' || name.endsWith('Async')) continue;
+    kernels[name] = (...a) => {
+      const t0 = performance.now();
+      const r = fn(...a);
+      const dt = performance.now() - t0;
+      const { key, flops } = label(name, a);
+      const row = rows.get(key) ?? { ms: 0, calls: 0, flops };
+      row.ms += dt;
+      row.calls += 1;
+      rows.set(key, row);
+      return r;
+    };
+  }
+
+  for (let i = 0; i < args.warmup; ++i) trainer.trainStep([batch]);
+  const steps = [], perKey = new Map();
+  for (let i = 0; i < args.steps; ++i) {
+    rows = new Map();
+    const t0 = performance.now();
+    trainer.trainStep([batch]);
+    steps.push(performance.now() - t0);
+    for (const [k, r] of rows) {
+      const e = perKey.get(k) ?? { ms: [], calls: r.calls, flops: r.flops };
+      e.ms.push(r.ms);
+      perKey.set(k, e);
+    }
+  }
+  const step = median(steps);
+  const table = [...perKey].map(([k, e]) => ({ k, ms: median(e.ms), calls: e.calls, gflop: (e.flops * e.calls) / 1e9 }))
+    .sort((a, b) => b.ms - a.ms);
+  const inKernels = table.reduce((s, r) => s + r.ms, 0);
+  const gemm = table.filter((r) => r.k.startsWith('gemm'));
+  const gemmMs = gemm.reduce((s, r) => s + r.ms, 0), gemmGflop = gemm.reduce((s, r) => s + r.gflop, 0);
+
+  console.log(`attnode training step profile: dModel ${MODEL.dModel}, ffDim ${MODEL.ffDim}, ${MODEL.encoderLayers}+${MODEL.decoderLayers} layers; ` +
+    `threads ${getNumThreads()}, isa ${cpuInfo().isa}; median of ${args.steps} steps after ${args.warmup} warm-up`);
+  console.log(`step ${step.toFixed(1)} ms (min ${Math.min(...steps).toFixed(1)}), in kernels ${inKernels.toFixed(1)} ms, ` +
+    `outside kernels ${(step - inKernels).toFixed(1)} ms; GEMMs ${gemmMs.toFixed(1)} ms for ${gemmGflop.toFixed(1)} GFLOP = ` +
+    `${(gemmGflop / (gemmMs / 1e3)).toFixed(0)} GFLOP/s\n`);
+  printTable(['kernel', 'calls/step', 'ms/step', '% of step', 'GFLOP/s'],
+    table.slice(0, args.top).map((r) => [r.k, String(r.calls), r.ms.toFixed(2), ((100 * r.ms) / step).toFixed(1),
+      r.gflop ? (r.gflop / (r.ms / 1e3)).toFixed(0) : '']));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
