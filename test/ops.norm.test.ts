@@ -8,8 +8,9 @@ import { layerNormRef, rmsNormRef } from './helpers/ops-reference.js';
 import { expectClose, expectNoNaN, expectSameBits, maxAbs } from './helpers/metrics.js';
 import { Rng, poisoned, randn } from './helpers/random.js';
 
-// [rows, dim]: dims 1, 7, 33, 257 hit every vector tail; 130 rows > 64 blocks in the backward.
-const shapes: [number, number][] = [[1, 1], [3, 7], [5, 33], [2, 257], [130, 7], [1, 64]];
+// [rows, dim]: dims 1, 7, 33, 100, 257 hit every vector tail and unrolled loop (4 and 2 vectors a
+// step, then 1, then a partial one); 130 rows > 64 blocks in the backward.
+const shapes: [number, number][] = [[1, 1], [3, 7], [5, 33], [4, 100], [2, 257], [130, 7], [1, 64], [3, 256]];
 
 function data(rows: number, dim: number, seed: number) {
   const rng = new Rng(seed);
