@@ -58,16 +58,19 @@ function directional(p: Parameter, g: Float32Array, d: Float64Array, h: number, 
   return { fd: (4 * b.fd - a.fd) / 3, an: (4 * b.an - a.an) / 3 };
 }
 
-const CASES: [string, TinyConfig, number][] = [
+// The optional fourth entry: a source key mask with a hole (row 0, position 1), as Hugging Face's attention_mask.
+const CASES: [string, TinyConfig, number, boolean?][] = [
   ['post-LN, tied, MHA, sinusoidal, gelu', { ...TINY }, 2.5e-2],
   ['pre-LN, untied, GQA kvHeads 1, learned, gelu', { ...TINY, norm: 'pre', tieEmbeddings: false, kvHeads: 1, positions: 'learned' }, 2.5e-2],
   ['post-LN, untied, GQA kvHeads 1, learned, src vocab 13, unscaled embeddings', { ...TINY, srcVocab: 13, tieEmbeddings: false, kvHeads: 1, positions: 'learned', scaleEmbedding: false }, 2.5e-2],
   ['pre-LN, tied (shared src/tgt), MHA, sinusoidal, silu', { ...TINY, norm: 'pre', activation: 'silu', seed: 3 }, 2.5e-2],
   ['post-LN, tied, GQA kvHeads 1, learned, relu', { ...TINY, kvHeads: 1, positions: 'learned', activation: 'relu', seed: 5 }, 5e-3],
+  ['post-LN, tied, BART/Marian extras: learned positions at offset 2, layernorm_embedding, final_logits_bias, silu, source mask with a hole',
+    { ...TINY, positions: 'learned', positionOffset: 2, layerNormEmbedding: true, finalLogitsBias: true, activation: 'silu', seed: 9 }, 2.5e-2, true],
 ];
 
 describe('whole-model gradient vs finite differences of the loss', () => {
-  for (const [name, cfg, h] of CASES) {
+  for (const [name, cfg, h, hole] of CASES) {
     it(name, async () => {
       const floor = 2.5e-4 / h;
       const model = new Seq2SeqTransformer(cfg);
@@ -75,6 +78,7 @@ describe('whole-model gradient vs finite differences of the loss', () => {
       const ex = randomExamples(5, [6, 3], [4, 1], { src: cfg.srcVocab, tgt: cfg.tgtVocab });
       const b = batchOf(cfg, ex);
       expect([b.srcLen, b.tgtLen, ...b.srcLengths, ...b.tgtLengths]).toEqual([6, 5, 6, 3, 5, 2]);  // padding on both sides
+      if (hole) Object.assign(b, { srcMask: Uint8Array.from([1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]) });
       const { loss, grads } = await lossAndGrads(model, b);
       expect(Number.isFinite(loss)).toBe(true);
       expect(lossOf(model, b)).toBe(loss);  // recording the tape does not change the forward

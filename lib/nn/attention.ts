@@ -114,7 +114,7 @@ export class MultiHeadAttention extends Module {
     if (this.isSelf) throw new TypeError('MultiHeadAttention.stepCross: this is a self-attention');
     const q = this.q!.forward(x);
     const { out, lse } = this.stepAttention(q, layer.crossK, layer.crossV, cache.memoryRows, cache.group, cache.srcLen,
-      { keyLengths: cache.srcLengths });
+      { keyLengths: cache.srcLengths, ...(cache.srcMask ? { keyMask: cache.srcMask } : {}) });
     if (weights) this.addWeights(ops.data(q), layer.crossK, lse, cache, weights);
     return this.outProj.forward(out, { residual });
   }
@@ -134,7 +134,7 @@ export class MultiHeadAttention extends Module {
     const H = this.heads, D = this.headDim, per = H / this.kvHeads, kvd = this.kvHeads * D, T = cache.srcLen, G = cache.group;
     const scale = 1 / Math.sqrt(D);
     for (let m = 0; m < cache.memoryRows; ++m) {
-      const len = cache.srcLengths[m]!;
+      const len = cache.srcLengths[m]!, mask = cache.srcMask;
       for (let g = 0; g < G; ++g) {
         const r = m * G + g;
         for (let h = 0; h < H; ++h) {
@@ -142,6 +142,7 @@ export class MultiHeadAttention extends Module {
           if (l === -Infinity) continue;
           const qo = r * this.dModel + h * D, ko = Math.floor(h / per) * D;
           for (let j = 0; j < len; ++j) {
+            if (mask && mask[m * T + j] === 0) continue;
             const kb = (m * T + j) * kvd + ko;
             let s = 0;
             for (let d = 0; d < D; ++d) s += q[qo + d]! * k[kb + d]!;

@@ -28,12 +28,24 @@ export interface Seq2SeqModelConfig {
   eosId: number;
   /** First decoder input; default bosId (Marian uses the pad id, BART the EOS id). */
   decoderStartId?: number;
+  /**
+   * Position p reads row p + positionOffset of the position table, which has maxLen +
+   * positionOffset rows (Hugging Face BART: 2, its first two learned rows unused). Default 0.
+   */
+  positionOffset: number;
+  /** Sinusoid columns: 'interleaved' (sin, cos, sin, ...; the paper) or 'halves' (all sines, then all cosines; Marian). */
+  sinusoidLayout: 'interleaved' | 'halves';
+  /** A LayerNorm after token embeddings + positions in both stacks (BART's layernorm_embedding). Default false. */
+  layerNormEmbedding: boolean;
+  /** Logits add a learned [1, tgtVocab] bias, `final_logits_bias` (Marian and BART checkpoints). Default false. */
+  finalLogitsBias: boolean;
 }
 
 export const defaultModelConfig: Omit<Seq2SeqModelConfig, 'srcVocab' | 'tgtVocab'> = {
   dModel: 256, heads: 4, ffDim: 1024, encoderLayers: 3, decoderLayers: 3, dropout: 0.1, attentionDropout: 0,
   activation: 'relu', norm: 'post', positions: 'sinusoidal', tieEmbeddings: true, scaleEmbedding: true,
   maxLen: 256, seed: 1, padId: 0, bosId: 1, eosId: 2,
+  positionOffset: 0, sinusoidLayout: 'interleaved', layerNormEmbedding: false, finalLogitsBias: false,
 };
 
 const INT_FIELDS = ['srcVocab', 'tgtVocab', 'dModel', 'heads', 'ffDim', 'encoderLayers', 'decoderLayers', 'maxLen'] as const;
@@ -59,6 +71,10 @@ export function resolveModelConfig(c: Partial<Seq2SeqModelConfig> & { srcVocab: 
     if (!Number.isInteger(r[f]) || r[f] < 0 || r[f] >= Math.min(r.srcVocab, r.tgtVocab)) throw new RangeError(`model config: ${f} must be a token id in both vocabularies, got ${String(r[f])}`);
   if (r.decoderStartId !== undefined && (!Number.isInteger(r.decoderStartId) || r.decoderStartId < 0 || r.decoderStartId >= r.tgtVocab))
     throw new RangeError(`model config: decoderStartId must be a target token id, got ${String(r.decoderStartId)}`);
+  if (!Number.isInteger(r.positionOffset) || r.positionOffset < 0) throw new RangeError(`model config: positionOffset must be a non-negative integer, got ${String(r.positionOffset)}`);
+  if (r.sinusoidLayout !== 'interleaved' && r.sinusoidLayout !== 'halves') throw new RangeError(`model config: sinusoidLayout must be 'interleaved' or 'halves', got ${String(r.sinusoidLayout)}`);
+  for (const f of ['layerNormEmbedding', 'finalLogitsBias', 'tieEmbeddings', 'scaleEmbedding'] as const)
+    if (typeof r[f] !== 'boolean') throw new TypeError(`model config: ${f} must be a boolean, got ${String(r[f])}`);
   if (!Number.isInteger(r.seed)) throw new RangeError(`model config: seed must be an integer, got ${String(r.seed)}`);
   return r;
 }

@@ -83,15 +83,19 @@ export class DecoderKvCache {
   memoryRows: number;
   /** Source lengths of the memory rows (cross-attention key lengths). */
   srcLengths: Int32Array;
+  /** Source key mask of the memory rows [memoryRows * srcLen] (1 = real token), or null: lengths alone. */
+  srcMask: Uint8Array | null;
   /** Row selection to apply at the next append: new row r continues old row pending[r]. */
   pending: Int32Array | null = null;
   readonly layers: LayerKvCache[];
 
-  constructor(layers: number, kvd: number, memoryRows: number, readonly group: number, readonly srcLen: number, srcLengths: Int32Array) {
+  constructor(layers: number, kvd: number, memoryRows: number, readonly group: number, readonly srcLen: number, srcLengths: Int32Array,
+    srcMask: Uint8Array | null = null) {
     this.layers = Array.from({ length: layers }, () => new LayerKvCache(kvd));
     this.memoryRows = memoryRows;
     this.rows = memoryRows * group;
     this.srcLengths = Int32Array.from(srcLengths);
+    this.srcMask = srcMask ? Uint8Array.from(srcMask) : null;
   }
 
   /**
@@ -110,6 +114,12 @@ export class DecoderKvCache {
       for (const m of mem) if (!Number.isInteger(m) || m < 0 || m >= this.memoryRows) throw new RangeError(`DecoderKvCache.select: memory row ${m} is outside [0, ${this.memoryRows})`);
       for (const l of this.layers) l.selectMemory(mem, this.srcLen);
       this.srcLengths = Int32Array.from(mem, (m) => this.srcLengths[m]!);
+      const old = this.srcMask, T = this.srcLen;
+      if (old) {
+        const next = new Uint8Array(mem.length * T);
+        mem.forEach((m, i) => next.set(old.subarray(m * T, (m + 1) * T), i * T));
+        this.srcMask = next;
+      }
       this.memoryRows = newMem;
     }
     // Compose with a selection not yet applied.

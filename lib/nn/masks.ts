@@ -12,8 +12,8 @@ export interface Seq2SeqMasks {
   cross: AttentionOptions;
 }
 
-/** A static [batch, 1, tq, tk] mask: key padding of each entry, and causal if asked. */
-function staticMask(keyLengths: Int32Array, tq: number, tk: number, causal: boolean): AttentionOptions {
+/** A static [batch, 1, tq, tk] mask: key padding of each entry (lengths, and keyMask [B * tk] when given), and causal if asked. */
+function staticMask(keyLengths: Int32Array, tq: number, tk: number, causal: boolean, keyMask: Uint8Array | null = null): AttentionOptions {
   const B = keyLengths.length;
   const data = new Uint8Array(B * tq * tk);
   const c = causal ? causalMask(tq, tk) : null;
@@ -21,23 +21,29 @@ function staticMask(keyLengths: Int32Array, tq: number, tk: number, causal: bool
     const len = keyLengths[b]!;
     for (let i = 0; i < tq; ++i) {
       const o = (b * tq + i) * tk;
-      for (let j = 0; j < Math.min(len, tk); ++j) data[o + j] = c ? c[i * tk + j]! : 1;
+      for (let j = 0; j < Math.min(len, tk); ++j) data[o + j] = (c ? c[i * tk + j]! : 1) & (keyMask ? keyMask[b * tk + j]! : 1);
     }
   }
   return { mask: { data, batch: B, heads: 1 } };
 }
 
-export function seq2seqMasks(mode: MaskMode, srcLengths: Int32Array, tgtLengths: Int32Array, srcLen: number, tgtLen: number): Seq2SeqMasks {
+/**
+ * srcMask [batch * srcLen] (1 = real token), when given, further restricts the source keys of
+ * encoder self-attention and cross-attention: padding inside a row (Hugging Face's attention_mask).
+ */
+export function seq2seqMasks(mode: MaskMode, srcLengths: Int32Array, tgtLengths: Int32Array, srcLen: number, tgtLen: number,
+  srcMask: Uint8Array | null = null): Seq2SeqMasks {
   if (mode === 'static') {
     return {
-      encoderSelf: staticMask(srcLengths, srcLen, srcLen, false),
+      encoderSelf: staticMask(srcLengths, srcLen, srcLen, false, srcMask),
       decoderSelf: staticMask(tgtLengths, tgtLen, tgtLen, true),
-      cross: staticMask(srcLengths, tgtLen, srcLen, false),
+      cross: staticMask(srcLengths, tgtLen, srcLen, false, srcMask),
     };
   }
+  const keyMask = srcMask ? { keyMask: srcMask } : {};
   return {
-    encoderSelf: { keyLengths: srcLengths, queryLengths: srcLengths },
+    encoderSelf: { keyLengths: srcLengths, queryLengths: srcLengths, ...keyMask },
     decoderSelf: { causal: true, keyLengths: tgtLengths, queryLengths: tgtLengths },
-    cross: { keyLengths: srcLengths, queryLengths: tgtLengths },
+    cross: { keyLengths: srcLengths, queryLengths: tgtLengths, ...keyMask },
   };
 }

@@ -24,6 +24,12 @@ export interface Seq2SeqInput {
   srcLengths: Int32Array;
   tgtIn: Int32Array;
   tgtLengths: Int32Array;
+  /**
+   * Optional source key mask [batch * srcLen], 1 = a real token (Hugging Face's attention_mask):
+   * for padding that is not at the end of a row. Encoder self-attention and cross-attention attend
+   * only to keys that are both below srcLengths[b] and marked 1 here.
+   */
+  srcMask?: Uint8Array;
 }
 
 export interface ForwardOptions {
@@ -50,17 +56,36 @@ function normalFilled(n: number, std: number, rng: Rng): Float32Array {
 class Side extends Module {
   readonly embed: Embedding;
   readonly positions: Parameter | null;
+  /** LayerNorm of embeddings + positions (BART), or null. */
+  readonly embedNorm: LayerNorm | null;
   readonly stack = new Stack();
   readonly finalNorm: LayerNorm | null;
   constructor(embed: Embedding, ownsEmbed: boolean, cfg: Seq2SeqModelConfig, rng: Rng) {
     super();
     this.embed = ownsEmbed ? this.child('embed_tokens', embed) : embed;
+    const rows = cfg.maxLen + cfg.positionOffset;
     this.positions = cfg.positions === 'learned'
-      ? this.param('embed_positions.weight', new Parameter(normalFilled(cfg.maxLen * cfg.dModel, 0.02, rng), [cfg.maxLen, cfg.dModel]))
+      ? this.param('embed_positions.weight', new Parameter(normalFilled(rows * cfg.dModel, 0.02, rng), [rows, cfg.dModel]))
       : null;
+    this.embedNorm = cfg.layerNormEmbedding ? this.child('layernorm_embedding', new LayerNorm(cfg.dModel)) : null;
     this.child('layers', this.stack);
     this.finalNorm = cfg.norm === 'pre' ? this.child('layer_norm', new LayerNorm(cfg.dModel)) : null;
   }
+}
+
+/** Reorders an interleaved sinusoid table [rows, dim] (sin, cos, sin, ...) into sines first, then cosines. */
+function sinesThenCosines(t: Float32Array, rows: number, dim: number): Float32Array {
+  const out = new Float32Array(t.length), sines = Math.ceil(dim / 2);
+  for (let r = 0; r < rows; ++r)
+    for (let j = 0; j < dim; ++j) out[r * dim + (j % 2 === 0 ? j / 2 : sines + (j - 1) / 2)] = t[r * dim + j]!;
+  return out;
+}
+
+function checkSrcMask(name: string, m: unknown, n: number): void {
+  if (!(m instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+  if (m.length !== n) throw new RangeError(`${name} must have length batch*srcLen = ${n}, got ${m.length}`);
+  const bad = m.findIndex((x) => x > 1);
+  if (bad >= 0) throw new RangeError(`${name}[${bad}] must be 0 or 1, got ${m[bad]}`);
 }
 
 export class Seq2SeqTransformer extends Module {
@@ -68,6 +93,8 @@ export class Seq2SeqTransformer extends Module {
   private readonly encoder: Side;
   private readonly decoder: Side;
   private readonly lmHead: Linear | null;
+  /** [1, tgtVocab], added to the logits (config.finalLogitsBias), or null. */
+  private readonly logitsBias: Parameter | null;
   private sinusoid: Tensor | null = null;
   /** Every parameter (fused wholes and their named parts alike) in creation order. */
   private readonly creationOrder: Parameter[];
@@ -88,6 +115,8 @@ export class Seq2SeqTransformer extends Module {
       for (let i = 0; i < cfg.encoderLayers; ++i) this.encoder.stack.add(new EncoderLayer(lo, rng));
       for (let i = 0; i < cfg.decoderLayers; ++i) this.decoder.stack.add(new DecoderLayer(lo, rng));
       this.lmHead = cfg.tieEmbeddings ? null : this.child('lm_head', new Linear(cfg.dModel, cfg.tgtVocab, rng, false));
+      // Zero-initialised, as Hugging Face's; named and shaped as in its checkpoints.
+      this.logitsBias = cfg.finalLogitsBias ? this.param('final_logits_bias', new Parameter(parameterData(cfg.tgtVocab), [1, cfg.tgtVocab])) : null;
     } finally {
       this.creationOrder = stop();
     }
@@ -99,8 +128,9 @@ export class Seq2SeqTransformer extends Module {
 
   private positionTable(): Tensor {
     if (!this.sinusoid) {
-      const c = this.config;
-      this.sinusoid = Tensor.fromArray(kernels.positionEncoding(c.maxLen, c.dModel), [c.maxLen, c.dModel]);
+      const c = this.config, rows = c.maxLen + c.positionOffset;
+      const table = kernels.positionEncoding(rows, c.dModel);
+      this.sinusoid = Tensor.fromArray(c.sinusoidLayout === 'halves' ? sinesThenCosines(table, rows, c.dModel) : table, [rows, c.dModel]);
     }
     return this.sinusoid;
   }
@@ -108,8 +138,9 @@ export class Seq2SeqTransformer extends Module {
   private embed(side: Side, ids: Int32Array, len: number, offset: number, ctx: RunContext): Tensor {
     const c = this.config;
     if (len + offset > c.maxLen) throw new RangeError(`Seq2SeqTransformer: sequence length ${len + offset} exceeds maxLen ${c.maxLen}`);
-    const h = side.embed.forward(ids, c.scaleEmbedding ? Math.sqrt(c.dModel) : 1,
-      { table: side.positions ?? this.positionTable(), period: len, offset });
+    let h = side.embed.forward(ids, c.scaleEmbedding ? Math.sqrt(c.dModel) : 1,
+      { table: side.positions ?? this.positionTable(), period: len, offset: offset + c.positionOffset });
+    if (side.embedNorm) h = side.embedNorm.forward(h);
     return ctx.training && ctx.dropout > 0 ? ops.dropout(h, ctx.dropout, (ctx.seedBase ^ ++ctx.site * 0x2545f491) >>> 0) : h;
   }
 
@@ -145,11 +176,13 @@ export class Seq2SeqTransformer extends Module {
     this.checkLengths('input.tgtLengths', x.tgtLengths, tgtLen);
     this.checkIds('input.src', x.src, this.config.srcVocab);
     this.checkIds('input.tgtIn', x.tgtIn, this.config.tgtVocab);
+    if (x.srcMask !== undefined) checkSrcMask('input.srcMask', x.srcMask, batch * srcLen);
   }
 
-  /** Encoder memory [batch * srcLen, dModel]. */
-  encode(src: Int32Array, srcLengths: Int32Array, batch: number, srcLen: number, o: ForwardOptions = {}, ctx = this.context(o)): Tensor {
-    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, srcLengths, srcLen, srcLen);
+  /** Encoder memory [batch * srcLen, dModel]; srcMask (optional, [batch * srcLen]) as in Seq2SeqInput. */
+  encode(src: Int32Array, srcLengths: Int32Array, batch: number, srcLen: number, o: ForwardOptions = {}, ctx = this.context(o),
+    srcMask: Uint8Array | null = null): Tensor {
+    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, srcLengths, srcLen, srcLen, srcMask);
     let h = this.embed(this.encoder, src, srcLen, 0, ctx);
     for (const l of this.encoder.stack.layers as EncoderLayer[]) h = l.forward(h, { batch, qLen: srcLen, kvLen: srcLen, mask: masks.encoderSelf }, ctx);
     return this.encoder.finalNorm ? this.encoder.finalNorm.forward(h) : h;
@@ -157,22 +190,28 @@ export class Seq2SeqTransformer extends Module {
 
   /** Decoder output logits [batch * tgtLen, tgtVocab] for decoder inputs tgtIn. */
   decode(tgtIn: Int32Array, tgtLengths: Int32Array, memory: Tensor, srcLengths: Int32Array, batch: number, tgtLen: number,
-    srcLen: number, o: ForwardOptions = {}, ctx = this.context(o)): Tensor {
-    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, tgtLengths, srcLen, tgtLen);
+    srcLen: number, o: ForwardOptions = {}, ctx = this.context(o), srcMask: Uint8Array | null = null): Tensor {
+    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, tgtLengths, srcLen, tgtLen, srcMask);
     let h = this.embed(this.decoder, tgtIn, tgtLen, 0, ctx);
     for (const l of this.decoder.stack.layers as DecoderLayer[])
       h = l.forward(h, memory, { batch, qLen: tgtLen, kvLen: tgtLen, mask: masks.decoderSelf },
         { batch, qLen: tgtLen, kvLen: srcLen, mask: masks.cross }, ctx);
     if (this.decoder.finalNorm) h = this.decoder.finalNorm.forward(h);
-    return ops.linear(h, this.lmHead ? this.lmHead.weight : this.decoder.embed.weight, null);
+    return this.logits(h);
+  }
+
+  /** The output projection (tied or lm_head), plus final_logits_bias when the model has one. */
+  private logits(h: Tensor): Tensor {
+    return ops.linear(h, this.lmHead ? this.lmHead.weight : this.decoder.embed.weight, this.logitsBias);
   }
 
   /** Logits [batch * tgtLen, tgtVocab] for a padded batch (teacher forcing). */
   forward(x: Seq2SeqInput, o: ForwardOptions = {}): Tensor {
     this.checkInput(x);
     const ctx = this.context(o);
-    const memory = this.encode(x.src, x.srcLengths, x.batch, x.srcLen, o, ctx);
-    return this.decode(x.tgtIn, x.tgtLengths, memory, x.srcLengths, x.batch, x.tgtLen, x.srcLen, o, ctx);
+    const srcMask = x.srcMask ?? null;
+    const memory = this.encode(x.src, x.srcLengths, x.batch, x.srcLen, o, ctx, srcMask);
+    return this.decode(x.tgtIn, x.tgtLengths, memory, x.srcLengths, x.batch, x.tgtLen, x.srcLen, o, ctx, srcMask);
   }
 
   // ----- Incremental decoding (driven by lib/decode; evaluation only, run under noGrad) -----
@@ -182,12 +221,14 @@ export class Seq2SeqTransformer extends Module {
    * decoder layer's cross-attention K/V is computed here, once. `group` decoder rows per source
    * (the beams of beam search; 1 otherwise).
    */
-  startDecoding(memory: Tensor, srcLengths: Int32Array, batch: number, srcLen: number, group = 1): DecoderKvCache {
+  startDecoding(memory: Tensor, srcLengths: Int32Array, batch: number, srcLen: number, group = 1,
+    srcMask: Uint8Array | null = null): DecoderKvCache {
     const c = this.config;
     if (srcLengths.length !== batch) throw new RangeError(`Seq2SeqTransformer.startDecoding: srcLengths must have ${batch} entries, got ${srcLengths.length}`);
+    if (srcMask) checkSrcMask('Seq2SeqTransformer.startDecoding: srcMask', srcMask, batch * srcLen);
     if (!Number.isInteger(group) || group < 1) throw new RangeError(`Seq2SeqTransformer.startDecoding: group must be a positive integer, got ${String(group)}`);
     const layers = this.decoder.stack.layers as DecoderLayer[];
-    const cache = new DecoderKvCache(layers.length, (c.kvHeads ?? c.heads) * (c.dModel / c.heads), batch, group, srcLen, srcLengths);
+    const cache = new DecoderKvCache(layers.length, (c.kvHeads ?? c.heads) * (c.dModel / c.heads), batch, group, srcLen, srcLengths, srcMask);
     layers.forEach((l, i) => l.crossAttn.cacheMemory(memory, cache.layers[i]!));
     return cache;
   }
@@ -209,7 +250,7 @@ export class Seq2SeqTransformer extends Module {
     cache.length += 1;
     cache.pending = null;
     if (this.decoder.finalNorm) h = this.decoder.finalNorm.forward(h);
-    return ops.linear(h, this.lmHead ? this.lmHead.weight : this.decoder.embed.weight, null);
+    return this.logits(h);
   }
 
   /**
