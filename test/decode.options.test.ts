@@ -18,6 +18,7 @@ describe('generate rejects bad options by name', () => {
     ['maxNewTokens beyond the position table', { maxNewTokens: 17 }, RangeError, /maxNewTokens.*maxLen|position/],
     ['maxNewTokens 0', { maxNewTokens: 0 }, RangeError, /maxNewTokens/],
     ['minNewTokens above maxNewTokens', { maxNewTokens: 4, minNewTokens: 5 }, RangeError, /minNewTokens/],
+    ['forceEos not a boolean', { forceEos: 1 }, TypeError, /forceEos/],
     ['negative topK', { doSample: true, topK: -1 }, RangeError, /topK/],
     ['repetitionPenalty 0', { repetitionPenalty: 0 }, RangeError, /repetitionPenalty/],
     ['negative noRepeatNgramSize', { noRepeatNgramSize: -2 }, RangeError, /noRepeatNgramSize/],

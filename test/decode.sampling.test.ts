@@ -91,6 +91,14 @@ describe('processors and warpers', () => {
     expect(later[2]).toBe(0);
   });
 
+  it('forceEos makes the last of maxNewTokens tokens EOS, with score 0 as Hugging Face', () => {
+    const row = Float32Array.of(-1, -2, -3, -0.5);
+    processRow(row, [1], 2, o({ maxNewTokens: 4, forceEos: true }), 2);
+    expect([...row]).toEqual([-1, -2, -3, -0.5]);  // not the last token yet
+    processRow(row, [1], 3, o({ maxNewTokens: 4, forceEos: true }), 2);
+    expect([...row]).toEqual([-Infinity, -Infinity, 0, -Infinity]);
+  });
+
   it('temperature, top-k (ties kept) and top-p as Hugging Face', () => {
     const t = Float32Array.of(2, 4);
     warpRow(t, o({ temperature: 2, topK: 0 }));

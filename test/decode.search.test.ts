@@ -52,6 +52,15 @@ describe('greedy search (numBeams = 1)', () => {
     for (const [h] of out.sequences) expect(h!.tokens.length).toBeGreaterThanOrEqual(5);
   });
 
+  it('forceEos ends every unfinished hypothesis with EOS at maxNewTokens (greedy and beam)', async () => {
+    for (const numBeams of [1, 3]) {
+      const out = await generate(tinyModel(3), SOURCES, { maxNewTokens: 3, numBeams, forceEos: true });
+      const free = await generate(tinyModel(3), SOURCES, { maxNewTokens: 3, numBeams });
+      expect(free.sequences.some(([h]) => !h!.finished)).toBe(true);  // the case forceEos changes
+      for (const [h] of out.sequences) expect(h!.finished).toBe(true);
+    }
+  });
+
   it('stops at maxNewTokens', async () => {
     const out = await generate(tinyModel(3), SOURCES, { maxNewTokens: 3 });
     for (const [h] of out.sequences) expect(h!.tokens.length + (h!.finished ? 1 : 0)).toBeLessThanOrEqual(3);

@@ -2,9 +2,10 @@
 // notes (never silence) for what is ignored or approximated; errors for what cannot be represented.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import path from 'node:path';
 import { mapHfConfig, readHfConfig } from '../dist/io/index.js';
 
-const HF = '/work/shared/fixtures/hf';
+const HF = path.join(import.meta.dirname, 'fixtures', 'hf');
 const marianJson = () => JSON.parse(fs.readFileSync(`${HF}/marian-a/config.json`, 'utf8')) as Record<string, unknown>;
 const bartJson = () => JSON.parse(fs.readFileSync(`${HF}/bart-a/config.json`, 'utf8')) as Record<string, unknown>;
 

@@ -10,7 +10,7 @@ import {
   readSafetensorsSync, writeSafetensors, writeSafetensorsSync, type WritableTensor,
 } from '../dist/io/index.js';
 
-const HF = '/work/shared/fixtures/hf';
+const HF = path.join(import.meta.dirname, 'fixtures', 'hf');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-st-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

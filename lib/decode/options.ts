@@ -12,6 +12,11 @@ export interface GenerateOptions {
   maxNewTokens?: number;
   /** EOS is forbidden until this many tokens were generated. Default 0. */
   minNewTokens?: number;
+  /**
+   * The last of maxNewTokens tokens is EOS, forced (Hugging Face's forced_eos_token_id: every other
+   * score becomes -Infinity and EOS's 0, also in beam search). Default false.
+   */
+  forceEos?: boolean;
   /** 1 (default): greedy search, or sampling with doSample. More: beam search. */
   numBeams?: number;
   /**
@@ -62,6 +67,7 @@ export interface GenerateOptions {
 export interface ResolvedOptions {
   maxNewTokens: number;
   minNewTokens: number;
+  forceEos: boolean;
   numBeams: number;
   lengthPenalty: number;
   earlyStopping: boolean | 'never';
@@ -81,7 +87,7 @@ export interface ResolvedOptions {
 }
 
 const KEYS: readonly (keyof GenerateOptions)[] = [
-  'maxNewTokens', 'minNewTokens', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
+  'maxNewTokens', 'minNewTokens', 'forceEos', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
   'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'tokenizer', 'sourceEos', 'returnAttention', 'thread',
 ];
 
@@ -116,6 +122,7 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
   const r: ResolvedOptions = {
     maxNewTokens,
     minNewTokens: d('minNewTokens') ? int('minNewTokens', o.minNewTokens, 0, maxNewTokens, ' (at most maxNewTokens)') : 0,
+    forceEos: d('forceEos') ? bool('forceEos', o.forceEos) : false,
     numBeams,
     lengthPenalty: d('lengthPenalty') ? num('lengthPenalty', o.lengthPenalty, Number.isFinite, 'a finite number') : 1,
     earlyStopping: false,

@@ -1,0 +1,172 @@
+/**
+ * Loads a Hugging Face Marian or BART checkpoint folder (config.json, model.safetensors or a sharded
+ * model.safetensors.index.json, optional generation_config.json) into a Seq2SeqTransformer, so it
+ * can be evaluated, decoded and fine-tuned here. The config is mapped by lib/io/hf-config.ts; this
+ * file maps tensor names onto the model's parameters (Hugging Face's names minus the "model."
+ * prefix, by design of lib/nn's naming) and accounts for every tensor: each parameter must be
+ * filled, and each stored tensor must be a parameter, a known alias of one (tied copies, checked
+ * equal) or a known recomputed buffer (Marian's sinusoids). Anything else is an error that names
+ * the tensor. Tokenizers are not imported: callers pass token ids.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { GenerateOptions } from '../decode/options.js';
+import { mapHfConfig, type HfSeq2SeqImport } from '../io/hf-config.js';
+import { readSafetensors, type SafetensorsFile } from '../io/safetensors.js';
+import type { Seq2SeqModelConfig } from './config.js';
+import { Seq2SeqTransformer } from './seq2seq.js';
+
+export interface HfModel {
+  model: Seq2SeqTransformer;
+  /** The mapped config and what the import had to know besides it. */
+  mapped: HfSeq2SeqImport;
+  /** generate() options from generation_config.json (beams, length penalty, forced EOS, ...). */
+  generateOptions: GenerateOptions;
+  /** Everything ignored, assumed or approximated (config, weights, generation settings), one sentence each. */
+  notes: string[];
+}
+
+async function readJson(file: string): Promise<unknown> {
+  const text = await fs.promises.readFile(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.promises.stat(file).then(() => true, () => false);
+}
+
+/** Every stored tensor name -> the file holding it (one file, or the shards of an index). */
+async function openWeights(dir: string): Promise<Map<string, SafetensorsFile>> {
+  const single = path.join(dir, 'model.safetensors'), index = path.join(dir, 'model.safetensors.index.json');
+  const where = new Map<string, SafetensorsFile>();
+  if (await exists(single)) {
+    const f = await readSafetensors(single);
+    for (const n of f.names()) where.set(n, f);
+    return where;
+  }
+  if (await exists(index)) {
+    const j = await readJson(index) as { weight_map?: unknown };
+    const map = j.weight_map;
+    if (map === null || typeof map !== 'object') throw new RangeError(`${index}: weight_map must be an object of tensor name -> shard file`);
+    const shards = new Map<string, SafetensorsFile>();
+    for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
+      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) throw new RangeError(`${index}: weight_map["${name}"] must be a file name in the folder`);
+      if (!shards.has(shard)) shards.set(shard, await readSafetensors(path.join(dir, shard)));
+      const f = shards.get(shard)!;
+      if (!f.has(name)) throw new RangeError(`${path.join(dir, shard)}: lacks the tensor '${name}' that ${index} places there`);
+      where.set(name, f);
+    }
+    return where;
+  }
+  const bin = await exists(path.join(dir, 'pytorch_model.bin'));
+  throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json` +
+    (bin ? ' (pytorch_model.bin is a pickle, which is not read here: convert it with save_pretrained(..., safe_serialization=True))' : ''));
+}
+
+/** The generate() options generation_config.json (or the config's older generation keys) stand for. */
+function generationOptions(g: Record<string, unknown>, cfg: Seq2SeqModelConfig, notes: string[]): GenerateOptions {
+  const o: GenerateOptions = {};
+  const num = (k: string): number | undefined => (typeof g[k] === 'number' ? g[k] as number : undefined);
+  const beams = num('num_beams');
+  if (beams !== undefined && beams > 1) o.numBeams = beams;
+  const lp = num('length_penalty');
+  if (lp !== undefined) o.lengthPenalty = lp;
+  const ngram = num('no_repeat_ngram_size');
+  if (ngram !== undefined && ngram > 0) o.noRepeatNgramSize = ngram;
+  const rep = num('repetition_penalty');
+  if (rep !== undefined && rep !== 1) o.repetitionPenalty = rep;
+  if (typeof g.early_stopping === 'boolean' || g.early_stopping === 'never') o.earlyStopping = g.early_stopping as boolean | 'never';
+  const maxNew = num('max_new_tokens');
+  if (maxNew !== undefined) o.maxNewTokens = Math.min(maxNew, cfg.maxLen);
+  else if (num('max_length') !== undefined) o.maxNewTokens = Math.min(Math.max(1, num('max_length')! - 1), cfg.maxLen);
+  const forced = g.forced_eos_token_id;
+  if (forced !== undefined && forced !== null) {
+    if (forced === cfg.eosId) o.forceEos = true;
+    else notes.push(`generation: forced_eos_token_id ${JSON.stringify(forced)} differs from eos_token_id ${cfg.eosId}: not applied`);
+  }
+  for (const k of ['forced_bos_token_id', 'bad_words_ids', 'min_length', 'do_sample', 'num_return_sequences'])
+    if (g[k] !== undefined && g[k] !== null && g[k] !== false) notes.push(`generation: ${k} = ${JSON.stringify(g[k])} is not applied by default; pass the generate() option yourself where there is one`);
+  if (g.decoder_start_token_id !== undefined && g.decoder_start_token_id !== cfg.decoderStartId)
+    notes.push(`generation: decoder_start_token_id ${JSON.stringify(g.decoder_start_token_id)} differs from config.json's (${String(cfg.decoderStartId)}); the model uses config.json's`);
+  return o;
+}
+
+/** True when a and b hold the same values. */
+function same(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; ++i) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Reads a Hugging Face MarianMTModel / BartForConditionalGeneration folder. Weights of any float
+ * dtype are converted to float32 and must be finite. Throws, naming the file or tensor, on a
+ * missing file, an unsupported config, a tensor the model lacks, a missing tensor or a wrong shape.
+ */
+export async function loadHfModel(dir: string): Promise<HfModel> {
+  if (typeof dir !== 'string' || dir === '') throw new TypeError('loadHfModel: dir must be a folder path');
+  const configFile = path.join(dir, 'config.json');
+  if (!(await exists(configFile))) throw new Error(`loadHfModel: ${configFile} does not exist`);
+  const hf = await readJson(configFile);
+  const mapped = mapHfConfig(hf, configFile);
+  const notes = [...mapped.notes];
+  const c = mapped.config;
+  // lib/nn shares the source embedding with the target one exactly when tieEmbeddings holds and the
+  // vocabularies match; Hugging Face says the two things separately.
+  if (mapped.sharedEmbeddings !== (c.tieEmbeddings && c.srcVocab === c.tgtVocab))
+    throw new RangeError(`${configFile}: shared encoder/decoder embeddings = ${mapped.sharedEmbeddings} with tie_word_embeddings = ${c.tieEmbeddings} is not supported`);
+  const config: Seq2SeqModelConfig = {
+    srcVocab: c.srcVocab, tgtVocab: c.tgtVocab, dModel: c.dModel, heads: c.heads, kvHeads: c.kvHeads, ffDim: c.ffDim,
+    encoderLayers: c.encoderLayers, decoderLayers: c.decoderLayers, dropout: c.dropout, attentionDropout: c.attentionDropout,
+    activation: c.activation, norm: c.norm, positions: c.positions, tieEmbeddings: c.tieEmbeddings,
+    scaleEmbedding: c.scaleEmbedding, maxLen: c.maxLen, seed: c.seed, padId: c.padId, bosId: c.bosId, eosId: c.eosId,
+    decoderStartId: c.decoderStartId, positionOffset: mapped.positionOffset,
+    sinusoidLayout: mapped.sinusoidLayout ?? 'interleaved', layerNormEmbedding: mapped.layerNormEmbedding,
+    finalLogitsBias: mapped.finalLogitsBias,
+  };
+  if (config.norm === 'pre') throw new RangeError(`${configFile}: normalize_before (pre-LN) checkpoints are not supported yet`);
+  const model = new Seq2SeqTransformer(config);
+  const params = model.namedParameters();
+  const stored = await openWeights(dir);
+  const filled = new Set<string>();
+  const tied: [string, string][] = [];  // stored alias -> parameter it must equal
+
+  for (const [hfName, file] of stored) {
+    const name = hfName.startsWith('model.') ? hfName.slice('model.'.length) : hfName;
+    const p = params.get(name);
+    if (p) {
+      const info = file.info(hfName);
+      if (info.shape.length !== p.shape.length || info.shape.some((d, i) => d !== p.shape[i]))
+        throw new RangeError(`${file.file}: tensor '${hfName}' has shape [${info.shape.join(', ')}], the model expects [${p.shape.join(', ')}]`);
+      p.storage.data.set(file.float32(hfName, { finite: true }));
+      filled.add(name);
+      continue;
+    }
+    // Tied copies some checkpoints also store: checked against the parameter once all are loaded.
+    const alias = name === 'lm_head.weight' || name === 'encoder.embed_tokens.weight' || name === 'decoder.embed_tokens.weight'
+      ? (params.has('shared.weight') ? 'shared.weight' : name === 'lm_head.weight' ? 'decoder.embed_tokens.weight' : null)
+      : null;
+    if (alias && params.has(alias)) { tied.push([hfName, alias]); continue; }
+    if (config.positions === 'sinusoidal' && /^(encoder|decoder)\.embed_positions\.weight$/.test(name)) {
+      notes.push(`${hfName} (sinusoids) is recomputed, not read`);
+      continue;
+    }
+    throw new RangeError(`${file.file}: tensor '${hfName}' has no place in the model (parameters: ${[...params.keys()].slice(0, 4).join(', ')}, ...)`);
+  }
+  const missing = [...params.keys()].filter((n) => !filled.has(n));
+  if (missing.length) throw new RangeError(`loadHfModel: ${dir} lacks ${missing.length} tensor(s): ${missing.map((n) => `'model.${n}'`).join(', ')}`);
+  for (const [hfName, alias] of tied) {
+    if (!same(stored.get(hfName)!.float32(hfName), params.get(alias)!.storage.data))
+      throw new RangeError(`${stored.get(hfName)!.file}: tensor '${hfName}' should be tied to '${alias}' but differs from it`);
+    notes.push(`${hfName} is a tied copy of ${alias} (checked equal)`);
+  }
+
+  const genFile = path.join(dir, 'generation_config.json');
+  const gen = (await exists(genFile) ? await readJson(genFile) : hf) as Record<string, unknown>;
+  const generateOptions = generationOptions(gen ?? {}, model.config, notes);
+  return { model, mapped, generateOptions, notes };
+}
