@@ -26,6 +26,8 @@ export type { MaskMode, Seq2SeqMasks } from './nn/masks.js';
 export { Module, Parameter } from './nn/module.js';
 export { loadHfModel } from './nn/hf-import.js';
 export type { HfModel } from './nn/hf-import.js';
+export { saveHfModel } from './nn/hf-export.js';
+export type { SaveHfOptions } from './nn/hf-export.js';
 export { Trainer } from './train/trainer.js';
 export type { TrainerOptions, FitOptions, Progress, BatchSource, StepResult } from './train/trainer.js';
 export { Optimizer, NonFiniteError, defaultOptimizer } from './train/optimizer.js';

@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadHfModel, type HfModel } from '../dist/nn/hf-import.js';
-import { readSafetensors, writeSafetensors } from '../dist/io/index.js';
+import { saveHfModel } from '../dist/nn/hf-export.js';
+import { Seq2SeqTransformer } from '../dist/nn/seq2seq.js';
+import { mapHfConfig, readSafetensors, writeSafetensors } from '../dist/io/index.js';
 import type { Seq2SeqInput } from '../dist/nn/seq2seq.js';
 import * as ops from '../dist/ops/index.js';
 import { noGrad, tape } from '../dist/tensor.js';
@@ -314,5 +316,61 @@ describe('import errors name the file or tensor', () => {
     fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: weightMap }));
     const a = await loadHfModel(dir), b = await loadHfModel(path.join(FIXTURES, 'bart-a'));
     for (const [k, p] of b.model.namedParameters()) expect(a.model.namedParameters().get(k)!.storage.data, k).toEqual(p.storage.data);
+  });
+});
+
+describe('saveHfModel writes what transformers saves', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-hf-out-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it.each(NAMES)('%s: import then export gives back the same tensors and an equivalent config', async (name) => {
+    const src = path.join(FIXTURES, name), out = path.join(tmp, name);
+    const hf = await loadHfModel(src);
+    await saveHfModel(out, hf.model, { generateOptions: hf.generateOptions });
+    const a = await readSafetensors(path.join(src, 'model.safetensors')), b = await readSafetensors(path.join(out, 'model.safetensors'));
+    expect(b.names().sort()).toEqual(a.names().sort());
+    for (const n of a.names()) {
+      expect(b.info(n).dtype, n).toBe('F32');
+      expect(b.info(n).shape, n).toEqual(a.info(n).shape);
+      expect(b.float32(n), n).toEqual(a.float32(n));
+    }
+    expect(b.metadata).toEqual({ format: 'pt' });
+    const readJson = (f: string): Record<string, unknown> => JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
+    const theirs = readJson(path.join(src, 'config.json')), ours = readJson(path.join(out, 'config.json'));
+    expect(mapHfConfig(ours).config).toEqual({ ...mapHfConfig(theirs).config });
+    for (const k of ['model_type', 'architectures', 'activation_function', 'd_model', 'vocab_size', 'max_position_embeddings', 'scale_embedding', 'pad_token_id', 'eos_token_id', 'decoder_start_token_id', 'tie_word_embeddings'])
+      expect(ours[k], k).toEqual(theirs[k]);
+    const gen = readJson(path.join(out, 'generation_config.json')), theirGen = readJson(path.join(src, 'generation_config.json'));
+    for (const k of ['decoder_start_token_id', 'eos_token_id', 'forced_eos_token_id', 'pad_token_id']) expect(gen[k], k).toEqual(theirGen[k]);
+    // And it imports again into the same model.
+    const again = await loadHfModel(out);
+    expect(again.model.config).toEqual(hf.model.config);
+    expect(again.generateOptions).toEqual(hf.generateOptions);
+  });
+
+  it('a model trained here exports as BART and re-imports with identical logits', async () => {
+    const model = new Seq2SeqTransformer({
+      srcVocab: 40, tgtVocab: 40, dModel: 16, heads: 2, ffDim: 32, encoderLayers: 1, decoderLayers: 2, dropout: 0,
+      attentionDropout: 0, activation: 'gelu', norm: 'post', positions: 'learned', positionOffset: 2, layerNormEmbedding: true,
+      finalLogitsBias: true, scaleEmbedding: false, maxLen: 20, seed: 4, padId: 1, bosId: 0, eosId: 2, decoderStartId: 2,
+    });
+    for (const p of model.parameters()) for (let i = 0; i < p.size; ++i) p.storage.data[i] = Math.sin(i * 0.37 + p.size) * 0.2;
+    const dir = path.join(tmp, 'trained');
+    await saveHfModel(dir, model);
+    const back = (await loadHfModel(dir)).model;
+    expect(back.config).toEqual({ ...model.config, kvHeads: 2, seed: 0 });
+    const x: Seq2SeqInput = { batch: 2, srcLen: 5, tgtLen: 4, src: Int32Array.from([5, 6, 7, 8, 2, 9, 10, 2, 1, 1]), srcLengths: Int32Array.of(5, 3),
+      tgtIn: Int32Array.from([2, 11, 12, 13, 2, 14, 1, 1]), tgtLengths: Int32Array.of(4, 2) };
+    const run = (m: Seq2SeqTransformer): Float32Array => noGrad(() => { try { return ops.data(m.forward(x)).slice(); } finally { ops.arena.releaseAll(); } });
+    expect(run(back)).toEqual(run(model));
+  });
+
+  it('refuses a model neither architecture computes, naming the fields', async () => {
+    const model = new Seq2SeqTransformer({ srcVocab: 20, tgtVocab: 20, dModel: 8, heads: 2, kvHeads: 1, ffDim: 16, encoderLayers: 1, decoderLayers: 1, norm: 'pre' });
+    await expect(saveHfModel(path.join(tmp, 'bad'), model)).rejects.toThrow(/marian: norm is "pre", marian needs "post"; kvHeads \(1\) differs.*\| bart: norm/);
+    const marianLike = new Seq2SeqTransformer({ srcVocab: 20, tgtVocab: 20, dModel: 8, heads: 2, ffDim: 16, encoderLayers: 1, decoderLayers: 1, norm: 'post' });
+    await expect(saveHfModel(path.join(tmp, 'bad2'), marianLike)).rejects.toThrow(/sinusoidLayout is "interleaved", marian needs "halves"/);
+    await expect(saveHfModel(path.join(tmp, 'bad3'), marianLike, { modelType: 'bart' })).rejects.toThrow(/^saveHfModel: .*\(bart: positions is "sinusoidal"/);
+    expect(fs.existsSync(path.join(tmp, 'bad'))).toBe(false);
   });
 });

@@ -14,6 +14,7 @@ import type { GenerateOptions } from '../decode/options.js';
 import { mapHfConfig, type HfSeq2SeqImport } from '../io/hf-config.js';
 import { readSafetensors, type SafetensorsFile } from '../io/safetensors.js';
 import type { Seq2SeqModelConfig } from './config.js';
+import { fromHfName, toHfName } from './hf-names.js';
 import { Seq2SeqTransformer } from './seq2seq.js';
 
 export interface HfModel {
@@ -136,7 +137,7 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
   const tied: [string, string][] = [];  // stored alias -> parameter it must equal
 
   for (const [hfName, file] of stored) {
-    const name = hfName.startsWith('model.') ? hfName.slice('model.'.length) : hfName;
+    const name = fromHfName(hfName);
     const p = params.get(name);
     if (p) {
       const info = file.info(hfName);
@@ -158,7 +159,7 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
     throw new RangeError(`${file.file}: tensor '${hfName}' has no place in the model (parameters: ${[...params.keys()].slice(0, 4).join(', ')}, ...)`);
   }
   const missing = [...params.keys()].filter((n) => !filled.has(n));
-  if (missing.length) throw new RangeError(`loadHfModel: ${dir} lacks ${missing.length} tensor(s): ${missing.map((n) => `'model.${n}'`).join(', ')}`);
+  if (missing.length) throw new RangeError(`loadHfModel: ${dir} lacks ${missing.length} tensor(s): ${missing.map((n) => `'${toHfName(n)}'`).join(', ')}`);
   for (const [hfName, alias] of tied) {
     if (!same(stored.get(hfName)!.float32(hfName), params.get(alias)!.storage.data))
       throw new RangeError(`${stored.get(hfName)!.file}: tensor '${hfName}' should be tied to '${alias}' but differs from it`);
