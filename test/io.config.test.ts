@@ -55,7 +55,7 @@ describe('validateConfig', () => {
     ['dropout negative', { ...base, attentionDropout: -0.1 }, RangeError, /^config\.attentionDropout must be in \[0, 1\)/],
     ['dropout NaN', { ...base, dropout: NaN }, RangeError, /^config\.dropout must be in \[0, 1\), got NaN/],
     ['dropout type', { ...base, dropout: null }, TypeError, /^config\.dropout must be a number, got null/],
-    ['enum value', { ...base, activation: 'tanh' }, RangeError, /^config\.activation must be one of 'relu', 'gelu', 'silu', got "tanh"/],
+    ['enum value', { ...base, activation: 'tanh' }, RangeError, /^config\.activation must be one of 'relu', 'gelu', 'geluTanh', 'silu', got "tanh"/],
     ['enum type', { ...base, norm: 1 }, TypeError, /^config\.norm must be one of 'post', 'pre', got 1/],
     ['positions', { ...base, positions: 'rope' }, RangeError, /^config\.positions must be one of 'sinusoidal', 'learned'/],
     ['bool', { ...base, tieEmbeddings: 'yes' }, TypeError, /^config\.tieEmbeddings must be a boolean, got "yes"/],

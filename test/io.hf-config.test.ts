@@ -44,9 +44,9 @@ describe('notes', () => {
     const h: Record<string, unknown> = { ...bartJson(), activation_function: 'gelu_new', activation_dropout: 0.1, encoder_layerdrop: 0.2, mystery: 7, num_beams: 4, dtype: 'float16' };
     delete h.scale_embedding;
     const { notes, config } = mapHfConfig(h);
-    expect(config.activation).toBe('gelu');
+    expect(config.activation).toBe('geluTanh');  // the same function as transformers' gelu_new: no note
+    expect(notes.some((n) => n.includes('gelu_new'))).toBe(false);
     expect(notes).toEqual(expect.arrayContaining([
-      'activation_function "gelu_new" (tanh-approximated GELU) is mapped to exact GELU; outputs differ slightly',
       'activation_dropout = 0.1 is not represented (training would differ; inference is unaffected)',
       'encoder_layerdrop = 0.2 is not represented (training would differ; inference is unaffected)',
       'mystery = 7 is not understood and was ignored',

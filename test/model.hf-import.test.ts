@@ -301,6 +301,16 @@ describe('import errors name the file or tensor', () => {
       .rejects.toThrow(/'lm_head\.weight' should be tied to 'shared\.weight' but differs/);
   });
 
+  it('a tanh-approximated GELU imports as geluTanh and exports back under its name', async () => {
+    const dir = await variant(() => {});
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, activation_function: 'gelu_pytorch_tanh' }));
+    const { model } = await loadHfModel(dir);
+    expect(model.config.activation).toBe('geluTanh');
+    await saveHfModel(path.join(dir, 'out'), model);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'config.json'), 'utf8')).activation_function).toBe('gelu_pytorch_tanh');
+  });
+
   it('reads a sharded checkpoint through model.safetensors.index.json', async () => {
     const dir = path.join(tmp, 'sharded');
     fs.mkdirSync(dir);

@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import { writeJsonAtomic, type AtomicWriteOptions } from './atomic.js';
 
-export type Activation = 'relu' | 'gelu' | 'silu';
+/** 'gelu' is the erf form; 'geluTanh' the tanh approximation (transformers' gelu_new / gelu_pytorch_tanh). */
+export type Activation = 'relu' | 'gelu' | 'geluTanh' | 'silu';
 /** Where LayerNorm sits: after each residual add (post, original Transformer, Marian/BART) or before each sublayer (pre). */
 export type NormPlacement = 'post' | 'pre';
 export type PositionEncoding = 'sinusoidal' | 'learned';
@@ -65,7 +66,7 @@ type Kind = 'size' | 'prob' | 'bool' | 'id' | 'seed' | readonly string[];
 const FIELDS: Readonly<Record<keyof Seq2SeqConfig, Kind>> = {
   srcVocab: 'size', tgtVocab: 'size', dModel: 'size', heads: 'size', kvHeads: 'size', ffDim: 'size',
   encoderLayers: 'size', decoderLayers: 'size', dropout: 'prob', attentionDropout: 'prob',
-  activation: ['relu', 'gelu', 'silu'], norm: ['post', 'pre'], positions: ['sinusoidal', 'learned'],
+  activation: ['relu', 'gelu', 'geluTanh', 'silu'], norm: ['post', 'pre'], positions: ['sinusoidal', 'learned'],
   tieEmbeddings: 'bool', scaleEmbedding: 'bool', maxLen: 'size', seed: 'seed',
   padId: 'id', bosId: 'id', eosId: 'id', decoderStartId: 'id',
 };

@@ -43,7 +43,7 @@ const GENERATION = new Set([
   'max_new_tokens', 'do_sample',
 ]);
 const ACTIVATIONS: Readonly<Record<string, Activation>> = { relu: 'relu', gelu: 'gelu', silu: 'silu', swish: 'silu' };
-/** tanh-approximated GELUs: mapped to exact GELU, which differs by up to ~1e-3 per activation. */
+/** transformers' tanh-approximated GELUs: all compute 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), attnode's 'geluTanh'. */
 const GELU_APPROX = new Set(['gelu_new', 'gelu_fast', 'gelu_pytorch_tanh', 'gelu_accurate']);
 
 /**
@@ -104,9 +104,8 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
   let activation: Activation;
   if (typeof act === 'string' && Object.prototype.hasOwnProperty.call(ACTIVATIONS, act)) activation = ACTIVATIONS[act];
   else if (typeof act === 'string' && GELU_APPROX.has(act)) {
-    activation = 'gelu';
-    notes.push(`activation_function "${act}" (tanh-approximated GELU) is mapped to exact GELU; outputs differ slightly`);
-  } else return fail(`activation_function ${JSON.stringify(act)} has no Seq2SeqConfig equivalent (relu, gelu, silu/swish)`);
+    activation = 'geluTanh';
+  } else return fail(`activation_function ${JSON.stringify(act)} has no Seq2SeqConfig equivalent (relu, gelu, gelu_new/gelu_pytorch_tanh/gelu_fast/gelu_accurate, silu/swish)`);
 
   let norm: NormPlacement = 'post'; // Marian and BART are post-LN
   if (h.normalize_before !== undefined) {

@@ -64,7 +64,7 @@ export function resolveModelConfig(c: Partial<Seq2SeqModelConfig> & { srcVocab: 
   if (r.dModel % r.heads !== 0) throw new RangeError(`model config: dModel (${r.dModel}) must be a multiple of heads (${r.heads})`);
   for (const f of ['dropout', 'attentionDropout'] as const)
     if (typeof r[f] !== 'number' || !(r[f] >= 0 && r[f] < 1)) throw new RangeError(`model config: ${f} must be in [0, 1), got ${String(r[f])}`);
-  if (!['relu', 'gelu', 'geluTanh', 'silu'].includes(r.activation)) throw new RangeError(`model config: activation must be relu|gelu|silu, got ${String(r.activation)}`);
+  if (!['relu', 'gelu', 'geluTanh', 'silu'].includes(r.activation)) throw new RangeError(`model config: activation must be relu|gelu|geluTanh|silu, got ${String(r.activation)}`);
   if (r.norm !== 'post' && r.norm !== 'pre') throw new RangeError(`model config: norm must be 'post' or 'pre', got ${String(r.norm)}`);
   if (r.positions !== 'sinusoidal' && r.positions !== 'learned') throw new RangeError(`model config: positions must be 'sinusoidal' or 'learned', got ${String(r.positions)}`);
   for (const f of ['padId', 'bosId', 'eosId'] as const)
