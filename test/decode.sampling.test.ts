@@ -91,6 +91,12 @@ describe('processors and warpers', () => {
     expect(later[2]).toBe(0);
   });
 
+  it('suppressTokens are never chosen', () => {
+    const row = Float32Array.of(1, 5, 2, 4);
+    processRow(row, [1], 0, o({ suppressTokens: [1, 3] }), 2);
+    expect([...row]).toEqual([1, -Infinity, 2, -Infinity]);
+  });
+
   it('forceEos makes the last of maxNewTokens tokens EOS, with score 0 as Hugging Face', () => {
     const row = Float32Array.of(-1, -2, -3, -0.5);
     processRow(row, [1], 2, o({ maxNewTokens: 4, forceEos: true }), 2);

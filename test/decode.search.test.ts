@@ -61,6 +61,16 @@ describe('greedy search (numBeams = 1)', () => {
     }
   });
 
+  it('suppressTokens removes tokens from greedy and beam outputs', async () => {
+    for (const numBeams of [1, 3]) {
+      const free = await generate(tinyModel(3), SOURCES, { maxNewTokens: 8, numBeams });
+      const used = [...new Set(free.sequences.flatMap(([h]) => [...h!.tokens]))];
+      expect(used.length).toBeGreaterThan(0);
+      const out = await generate(tinyModel(3), SOURCES, { maxNewTokens: 8, numBeams, suppressTokens: used });
+      for (const [h] of out.sequences) for (const t of h!.tokens) expect(used).not.toContain(t);
+    }
+  });
+
   it('stops at maxNewTokens', async () => {
     const out = await generate(tinyModel(3), SOURCES, { maxNewTokens: 3 });
     for (const [h] of out.sequences) expect(h!.tokens.length + (h!.finished ? 1 : 0)).toBeLessThanOrEqual(3);

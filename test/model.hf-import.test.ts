@@ -301,6 +301,17 @@ describe('import errors name the file or tensor', () => {
       .rejects.toThrow(/'lm_head\.weight' should be tied to 'shared\.weight' but differs/);
   });
 
+  it('generation_config.json: single-token bad_words_ids and suppress_tokens become suppressTokens, longer ones a note', async () => {
+    const dir = await variant(() => {});
+    fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({
+      decoder_start_token_id: 2, eos_token_id: 2, pad_token_id: 1, forced_eos_token_id: 2, num_beams: 5, max_length: 30,
+      bad_words_ids: [[1], [7, 8]], suppress_tokens: [9, 1],
+    }));
+    const { generateOptions, notes } = await loadHfModel(dir);
+    expect(generateOptions).toEqual({ forceEos: true, numBeams: 5, maxNewTokens: 29, suppressTokens: [1, 9] });
+    expect(notes.some((n) => n.includes('[7,8]') && n.includes('not applied'))).toBe(true);
+  });
+
   it('a tanh-approximated GELU imports as geluTanh and exports back under its name', async () => {
     const dir = await variant(() => {});
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;

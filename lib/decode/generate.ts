@@ -18,7 +18,7 @@ export type { GenerateResult, Hypothesis, StreamToken } from './types.js';
 function prepare(model: Seq2SeqTransformer, src: SourceBatch, options: GenerateOptions | undefined): {
   o: ResolvedOptions; s: PaddedSources; engine: Engine;
 } {
-  const o = resolveOptions(options, model.config.maxLen);
+  const o = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
   const s = padSources(src, model.config, o);
   return { o, s, engine: new Engine(model, o.signal) };
 }
@@ -35,7 +35,7 @@ export function checkGenerate(model: Seq2SeqTransformer, src: SourceBatch, optio
  * steps), with a TypeError/RangeError naming a bad option or source before any work.
  */
 export async function generate(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): Promise<GenerateResult> {
-  const o = resolveOptions(options, model.config.maxLen);
+  const o = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
   padSources(src, model.config, o);  // every bad option or source is named here, before any work
   const worker = o.thread === 'main' ? null : decodeWorkerFor(model, options);
   if (worker) return worker.generate(src, options ?? {});
@@ -70,7 +70,7 @@ export async function generateHere(model: Seq2SeqTransformer, src: SourceBatch, 
  * the generation; an abort makes the iterator throw an AbortError.
  */
 export async function* stream(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): AsyncGenerator<StreamToken, void, undefined> {
-  const r = resolveOptions(options, model.config.maxLen);
+  const r = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
   padSources(src, model.config, r);
   if (r.numBeams > 1) throw new RangeError('stream: options.numBeams > 1 is not supported (beam hypotheses change until the search ends); use generate');
   const worker = r.thread === 'main' ? null : decodeWorkerFor(model, options);

@@ -17,6 +17,11 @@ export interface GenerateOptions {
    * score becomes -Infinity and EOS's 0, also in beam search). Default false.
    */
   forceEos?: boolean;
+  /**
+   * Token ids never generated (their scores become -Infinity at every step): Hugging Face's
+   * suppress_tokens, and its single-token bad_words_ids (Marian bans its pad id so). Default none.
+   */
+  suppressTokens?: readonly number[];
   /** 1 (default): greedy search, or sampling with doSample. More: beam search. */
   numBeams?: number;
   /**
@@ -68,6 +73,7 @@ export interface ResolvedOptions {
   maxNewTokens: number;
   minNewTokens: number;
   forceEos: boolean;
+  suppressTokens: readonly number[];
   numBeams: number;
   lengthPenalty: number;
   earlyStopping: boolean | 'never';
@@ -87,7 +93,7 @@ export interface ResolvedOptions {
 }
 
 const KEYS: readonly (keyof GenerateOptions)[] = [
-  'maxNewTokens', 'minNewTokens', 'forceEos', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
+  'maxNewTokens', 'minNewTokens', 'forceEos', 'suppressTokens', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
   'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'tokenizer', 'sourceEos', 'returnAttention', 'thread',
 ];
 
@@ -109,8 +115,17 @@ function bool(name: string, v: unknown): boolean {
   return v;
 }
 
-/** Fills defaults and checks every option against a model with this maxLen. */
-export function resolveOptions(options: GenerateOptions | undefined, maxLen: number): ResolvedOptions {
+function tokenList(name: string, v: unknown, vocab: number | undefined): number[] {
+  if (!Array.isArray(v)) throw new TypeError(`generate: options.${name} must be an array of token ids`);
+  return v.map((t: unknown, i) => {
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || (vocab !== undefined && t >= vocab))
+      throw new RangeError(`generate: options.${name}[${i}] must be a token id${vocab !== undefined ? ` in [0, ${vocab})` : ''}, got ${String(t)}`);
+    return t;
+  });
+}
+
+/** Fills defaults and checks every option against a model with this maxLen (and target vocabulary, when given). */
+export function resolveOptions(options: GenerateOptions | undefined, maxLen: number, vocab?: number): ResolvedOptions {
   const o = options ?? {};
   if (typeof o !== 'object' || o === null) throw new TypeError('generate: options must be an object');
   for (const k of Object.keys(o))
@@ -123,6 +138,7 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
     maxNewTokens,
     minNewTokens: d('minNewTokens') ? int('minNewTokens', o.minNewTokens, 0, maxNewTokens, ' (at most maxNewTokens)') : 0,
     forceEos: d('forceEos') ? bool('forceEos', o.forceEos) : false,
+    suppressTokens: d('suppressTokens') ? tokenList('suppressTokens', o.suppressTokens, vocab) : [],
     numBeams,
     lengthPenalty: d('lengthPenalty') ? num('lengthPenalty', o.lengthPenalty, Number.isFinite, 'a finite number') : 1,
     earlyStopping: false,

@@ -5,12 +5,13 @@
 import type { ResolvedOptions } from './options.js';
 
 /**
- * Repetition penalty, n-gram ban, minimum length, forced EOS at the last token: applied to logits
- * (greedy, sampling) or log-probs (beam).
+ * Repetition penalty, n-gram ban, suppressed tokens, minimum length, forced EOS at the last token:
+ * applied to logits (greedy, sampling) or log-probs (beam).
  */
 export function processRow(row: Float32Array, history: ArrayLike<number>, generated: number, o: ResolvedOptions, eosId: number): void {
   if (o.repetitionPenalty !== 1) repetitionPenalty(row, history, o.repetitionPenalty);
   if (o.noRepeatNgramSize > 0) banRepeatedNgrams(row, history, o.noRepeatNgramSize);
+  for (const t of o.suppressTokens) row[t] = -Infinity;
   if (generated < o.minNewTokens) row[eosId] = -Infinity;
   if (o.forceEos && generated === o.maxNewTokens - 1) {
     row.fill(-Infinity);

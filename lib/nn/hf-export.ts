@@ -72,6 +72,8 @@ function generationConfig(c: Seq2SeqModelConfig, o: GenerateOptions): Record<str
   return {
     bos_token_id: c.bosId, decoder_start_token_id: c.decoderStartId ?? c.bosId, eos_token_id: c.eosId, pad_token_id: c.padId,
     ...(o.forceEos ? { forced_eos_token_id: c.eosId } : {}),
+    // bad_words_ids, not suppress_tokens: what Marian's configs use, read by every transformers version.
+    ...(o.suppressTokens?.length ? { bad_words_ids: o.suppressTokens.map((t) => [t]) } : {}),
     ...(o.numBeams !== undefined ? { num_beams: o.numBeams } : {}),
     ...(o.lengthPenalty !== undefined ? { length_penalty: o.lengthPenalty } : {}),
     ...(o.noRepeatNgramSize !== undefined ? { no_repeat_ngram_size: o.noRepeatNgramSize } : {}),

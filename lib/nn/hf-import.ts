@@ -89,7 +89,22 @@ function generationOptions(g: Record<string, unknown>, cfg: Seq2SeqModelConfig, 
     if (forced === cfg.eosId) o.forceEos = true;
     else notes.push(`generation: forced_eos_token_id ${JSON.stringify(forced)} differs from eos_token_id ${cfg.eosId}: not applied`);
   }
-  for (const k of ['forced_bos_token_id', 'bad_words_ids', 'min_length', 'do_sample', 'num_return_sequences'])
+  const suppress = new Set<number>();
+  const addIds = (key: string, ids: unknown[]): void => {
+    for (const t of ids) {
+      if (typeof t === 'number' && Number.isInteger(t) && t >= 0 && t < cfg.tgtVocab) suppress.add(t);
+      else notes.push(`generation: ${key} holds ${JSON.stringify(t)}, not a target token id: skipped`);
+    }
+  };
+  if (Array.isArray(g.suppress_tokens)) addIds('suppress_tokens', g.suppress_tokens);
+  if (Array.isArray(g.bad_words_ids)) {
+    for (const w of g.bad_words_ids) {
+      if (Array.isArray(w) && w.length === 1) addIds('bad_words_ids', w);
+      else notes.push(`generation: bad_words_ids entry ${JSON.stringify(w)} (a sequence of several tokens) is not applied; only single-token entries are`);
+    }
+  }
+  if (suppress.size) o.suppressTokens = [...suppress].sort((a, b) => a - b);
+  for (const k of ['forced_bos_token_id', 'min_length', 'do_sample', 'num_return_sequences'])
     if (g[k] !== undefined && g[k] !== null && g[k] !== false) notes.push(`generation: ${k} = ${JSON.stringify(g[k])} is not applied by default; pass the generate() option yourself where there is one`);
   if (g.decoder_start_token_id !== undefined && g.decoder_start_token_id !== cfg.decoderStartId)
     notes.push(`generation: decoder_start_token_id ${JSON.stringify(g.decoder_start_token_id)} differs from config.json's (${String(cfg.decoderStartId)}); the model uses config.json's`);
