@@ -22,6 +22,7 @@ describe('generate rejects bad options by name', () => {
     ['suppressTokens not an array', { suppressTokens: 3 }, TypeError, /suppressTokens/],
     ['suppressTokens outside the vocabulary', { suppressTokens: [1, 1000] }, RangeError, /suppressTokens\[1\]/],
     ['suppressTokens not integers', { suppressTokens: [0.5] }, RangeError, /suppressTokens\[0\]/],
+    ['forceFirstToken outside the vocabulary', { forceFirstToken: -1 }, RangeError, /options\.forceFirstToken must be a token id/],
     ['negative topK', { doSample: true, topK: -1 }, RangeError, /topK/],
     ['repetitionPenalty 0', { repetitionPenalty: 0 }, RangeError, /repetitionPenalty/],
     ['negative noRepeatNgramSize', { noRepeatNgramSize: -2 }, RangeError, /noRepeatNgramSize/],

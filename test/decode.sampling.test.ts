@@ -97,6 +97,15 @@ describe('processors and warpers', () => {
     expect([...row]).toEqual([1, -Infinity, 2, -Infinity]);
   });
 
+  it('forceFirstToken forces the first generated token only', () => {
+    const row = Float32Array.of(1, 5, 2, 4);
+    processRow(row, [1], 0, o({ forceFirstToken: 3 }), 2);
+    expect([...row]).toEqual([-Infinity, -Infinity, -Infinity, 0]);
+    const later = Float32Array.of(1, 5, 2, 4);
+    processRow(later, [1, 3], 1, o({ forceFirstToken: 3 }), 2);
+    expect([...later]).toEqual([1, 5, 2, 4]);
+  });
+
   it('forceEos makes the last of maxNewTokens tokens EOS, with score 0 as Hugging Face', () => {
     const row = Float32Array.of(-1, -2, -3, -0.5);
     processRow(row, [1], 2, o({ maxNewTokens: 4, forceEos: true }), 2);

@@ -91,6 +91,10 @@ describe('whole-model gradient vs finite differences of the loss', () => {
       for (const [pname, p] of model.namedParameters()) {
         if (seen.has(p)) continue;
         seen.add(p);
+        if (!p.requiresGrad) {  // a fixed buffer (final_logits_bias): no gradient at all
+          expect(grads.get(pname)!.every((v) => v === 0), `${pname}: a fixed buffer got a gradient`).toBe(true);
+          continue;
+        }
         const g = grads.get(pname)!;
         const gn = norm(g);
         // Softmax is invariant to a shift of all scores of a query: q.(k_j + b) = q.k_j + q.b, so the

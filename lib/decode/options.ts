@@ -22,6 +22,8 @@ export interface GenerateOptions {
    * suppress_tokens, and its single-token bad_words_ids (Marian bans its pad id so). Default none.
    */
   suppressTokens?: readonly number[];
+  /** The first generated token is this id, forced (Hugging Face's forced_bos_token_id, e.g. mBART's target language). */
+  forceFirstToken?: number;
   /** 1 (default): greedy search, or sampling with doSample. More: beam search. */
   numBeams?: number;
   /**
@@ -74,6 +76,7 @@ export interface ResolvedOptions {
   minNewTokens: number;
   forceEos: boolean;
   suppressTokens: readonly number[];
+  forceFirstToken: number | null;
   numBeams: number;
   lengthPenalty: number;
   earlyStopping: boolean | 'never';
@@ -93,7 +96,7 @@ export interface ResolvedOptions {
 }
 
 const KEYS: readonly (keyof GenerateOptions)[] = [
-  'maxNewTokens', 'minNewTokens', 'forceEos', 'suppressTokens', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
+  'maxNewTokens', 'minNewTokens', 'forceEos', 'suppressTokens', 'forceFirstToken', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
   'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'tokenizer', 'sourceEos', 'returnAttention', 'thread',
 ];
 
@@ -115,13 +118,15 @@ function bool(name: string, v: unknown): boolean {
   return v;
 }
 
+function tokenId(name: string, t: unknown, vocab: number | undefined): number {
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || (vocab !== undefined && t >= vocab))
+    throw new RangeError(`generate: options.${name} must be a token id${vocab !== undefined ? ` in [0, ${vocab})` : ''}, got ${String(t)}`);
+  return t;
+}
+
 function tokenList(name: string, v: unknown, vocab: number | undefined): number[] {
   if (!Array.isArray(v)) throw new TypeError(`generate: options.${name} must be an array of token ids`);
-  return v.map((t: unknown, i) => {
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || (vocab !== undefined && t >= vocab))
-      throw new RangeError(`generate: options.${name}[${i}] must be a token id${vocab !== undefined ? ` in [0, ${vocab})` : ''}, got ${String(t)}`);
-    return t;
-  });
+  return v.map((t: unknown, i) => tokenId(`${name}[${i}]`, t, vocab));
 }
 
 /** Fills defaults and checks every option against a model with this maxLen (and target vocabulary, when given). */
@@ -139,6 +144,7 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
     minNewTokens: d('minNewTokens') ? int('minNewTokens', o.minNewTokens, 0, maxNewTokens, ' (at most maxNewTokens)') : 0,
     forceEos: d('forceEos') ? bool('forceEos', o.forceEos) : false,
     suppressTokens: d('suppressTokens') ? tokenList('suppressTokens', o.suppressTokens, vocab) : [],
+    forceFirstToken: d('forceFirstToken') ? tokenId('forceFirstToken', o.forceFirstToken, vocab) : null,
     numBeams,
     lengthPenalty: d('lengthPenalty') ? num('lengthPenalty', o.lengthPenalty, Number.isFinite, 'a finite number') : 1,
     earlyStopping: false,

@@ -13,6 +13,10 @@ export function processRow(row: Float32Array, history: ArrayLike<number>, genera
   if (o.noRepeatNgramSize > 0) banRepeatedNgrams(row, history, o.noRepeatNgramSize);
   for (const t of o.suppressTokens) row[t] = -Infinity;
   if (generated < o.minNewTokens) row[eosId] = -Infinity;
+  if (o.forceFirstToken !== null && generated === 0) {
+    row.fill(-Infinity);
+    row[o.forceFirstToken] = 0;
+  }
   if (o.forceEos && generated === o.maxNewTokens - 1) {
     row.fill(-Infinity);
     row[eosId] = 0;

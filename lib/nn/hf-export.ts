@@ -8,13 +8,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeJsonAtomic } from '../io/atomic.js';
-import type { GenerateOptions } from '../decode/options.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { resolveOptions, type GenerateOptions } from '../decode/options.js';
 import { writeSafetensors, type WritableTensor } from '../io/safetensors-write.js';
 import type { Seq2SeqModelConfig } from './config.js';
 import { toHfName } from './hf-names.js';
 import type { HfModelType } from '../io/hf-config.js';
-import type { Seq2SeqTransformer } from './seq2seq.js';
+import { Seq2SeqTransformer } from './seq2seq.js';
 
 export interface SaveHfOptions {
   /** Which architecture to write; default: the one the config matches. */
@@ -68,12 +68,25 @@ function hfConfig(c: Seq2SeqModelConfig, type: HfModelType): Record<string, unkn
   };
 }
 
+/**
+ * config.json's text. transformers 5 checks value types strictly: a float field written as 0 (which
+ * is what JSON.stringify makes of 0.0) is refused, so these are written with a decimal point.
+ */
+const FLOAT_KEYS = ['activation_dropout', 'attention_dropout', 'dropout', 'decoder_layerdrop', 'encoder_layerdrop', 'init_std'];
+function configText(cfg: Record<string, unknown>): string {
+  let text = JSON.stringify(cfg, null, 2);
+  for (const k of FLOAT_KEYS) text = text.replace(new RegExp(`^(  "${k}": -?\\d+)(,?)$`, 'm'), '$1.0$2');
+  return `${text}\n`;
+}
+
 function generationConfig(c: Seq2SeqModelConfig, o: GenerateOptions): Record<string, unknown> {
   return {
     bos_token_id: c.bosId, decoder_start_token_id: c.decoderStartId ?? c.bosId, eos_token_id: c.eosId, pad_token_id: c.padId,
     ...(o.forceEos ? { forced_eos_token_id: c.eosId } : {}),
     // bad_words_ids, not suppress_tokens: what Marian's configs use, read by every transformers version.
     ...(o.suppressTokens?.length ? { bad_words_ids: o.suppressTokens.map((t) => [t]) } : {}),
+    ...(o.forceFirstToken !== undefined ? { forced_bos_token_id: o.forceFirstToken } : {}),
+    ...(o.minNewTokens ? { min_new_tokens: o.minNewTokens } : {}),
     ...(o.numBeams !== undefined ? { num_beams: o.numBeams } : {}),
     ...(o.lengthPenalty !== undefined ? { length_penalty: o.lengthPenalty } : {}),
     ...(o.noRepeatNgramSize !== undefined ? { no_repeat_ngram_size: o.noRepeatNgramSize } : {}),
@@ -90,7 +103,11 @@ function generationConfig(c: Seq2SeqModelConfig, o: GenerateOptions): Record<str
  */
 export async function saveHfModel(dir: string, model: Seq2SeqTransformer, opts: SaveHfOptions = {}): Promise<void> {
   if (typeof dir !== 'string' || dir === '') throw new TypeError('saveHfModel: dir must be a folder path');
+  if (!(model instanceof Seq2SeqTransformer)) throw new TypeError('saveHfModel: model must be a Seq2SeqTransformer');
+  if (opts === null || typeof opts !== 'object') throw new TypeError('saveHfModel: opts must be an object');
   const c = model.config;
+  // The same checks generate() makes: a bad option is named here, not written into the folder.
+  if (opts.generateOptions !== undefined) resolveOptions(opts.generateOptions, c.maxLen, c.tgtVocab);
   if (opts.modelType !== undefined && opts.modelType !== 'marian' && opts.modelType !== 'bart')
     throw new RangeError(`saveHfModel: opts.modelType must be 'marian' or 'bart', got ${JSON.stringify(opts.modelType)}`);
   const candidates: HfModelType[] = opts.modelType ? [opts.modelType] : ['marian', 'bart'];
@@ -105,6 +122,6 @@ export async function saveHfModel(dir: string, model: Seq2SeqTransformer, opts: 
   if (!tensors.has('final_logits_bias')) tensors.set('final_logits_bias', { dtype: 'F32', shape: [1, c.tgtVocab], data: new Float32Array(c.tgtVocab) });
   await fs.promises.mkdir(dir, { recursive: true });
   await writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { metadata: { format: 'pt' } });
-  await writeJsonAtomic(path.join(dir, 'config.json'), hfConfig(c, type));
+  await writeFileAtomic(path.join(dir, 'config.json'), configText(hfConfig(c, type)));
   await writeJsonAtomic(path.join(dir, 'generation_config.json'), generationConfig(c, opts.generateOptions ?? {}));
 }

@@ -81,9 +81,21 @@ function generationOptions(g: Record<string, unknown>, cfg: Seq2SeqModelConfig, 
   const rep = num('repetition_penalty');
   if (rep !== undefined && rep !== 1) o.repetitionPenalty = rep;
   if (typeof g.early_stopping === 'boolean' || g.early_stopping === 'never') o.earlyStopping = g.early_stopping as boolean | 'never';
+  // transformers' lengths count the decoder start token; ours count generated tokens only.
   const maxNew = num('max_new_tokens');
   if (maxNew !== undefined) o.maxNewTokens = Math.min(maxNew, cfg.maxLen);
   else if (num('max_length') !== undefined) o.maxNewTokens = Math.min(Math.max(1, num('max_length')! - 1), cfg.maxLen);
+  else {
+    o.maxNewTokens = Math.min(19, cfg.maxLen);
+    notes.push('generation: no max_length or max_new_tokens: maxNewTokens 19, from transformers\' default max_length 20');
+  }
+  const minLen = num('min_length');
+  if (minLen !== undefined && minLen > 1) o.minNewTokens = Math.min(minLen - 1, o.maxNewTokens);
+  const minNew = num('min_new_tokens');
+  if (minNew !== undefined && minNew > 0) o.minNewTokens = Math.min(minNew, o.maxNewTokens);
+  const fbos = g.forced_bos_token_id;
+  if (typeof fbos === 'number' && Number.isInteger(fbos) && fbos >= 0 && fbos < cfg.tgtVocab) o.forceFirstToken = fbos;
+  else if (fbos !== undefined && fbos !== null) notes.push(`generation: forced_bos_token_id ${JSON.stringify(fbos)} is not a target token id: not applied`);
   const forced = g.forced_eos_token_id;
   if (forced !== undefined && forced !== null) {
     if (forced === cfg.eosId) o.forceEos = true;
@@ -104,7 +116,7 @@ function generationOptions(g: Record<string, unknown>, cfg: Seq2SeqModelConfig, 
     }
   }
   if (suppress.size) o.suppressTokens = [...suppress].sort((a, b) => a - b);
-  for (const k of ['forced_bos_token_id', 'min_length', 'do_sample', 'num_return_sequences'])
+  for (const k of ['do_sample', 'num_return_sequences', 'temperature', 'top_k', 'top_p'])
     if (g[k] !== undefined && g[k] !== null && g[k] !== false) notes.push(`generation: ${k} = ${JSON.stringify(g[k])} is not applied by default; pass the generate() option yourself where there is one`);
   if (g.decoder_start_token_id !== undefined && g.decoder_start_token_id !== cfg.decoderStartId)
     notes.push(`generation: decoder_start_token_id ${JSON.stringify(g.decoder_start_token_id)} differs from config.json's (${String(cfg.decoderStartId)}); the model uses config.json's`);
@@ -172,6 +184,24 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
       continue;
     }
     throw new RangeError(`${file.file}: tensor '${hfName}' has no place in the model (parameters: ${[...params.keys()].slice(0, 4).join(', ')}, ...)`);
+  }
+  // What transformers itself fills in: a matrix stored only under a tied name (lm_head.weight or a
+  // side's embed_tokens for model.shared), and final_logits_bias (a zero buffer) when absent.
+  for (const name of params.keys()) {
+    if (filled.has(name)) continue;
+    const i = tied.findIndex(([, alias]) => alias === name);
+    if (i >= 0) {
+      const [hfName] = tied.splice(i, 1)[0]!;
+      const p = params.get(name)!, shape = stored.get(hfName)!.info(hfName).shape;
+      if (shape.length !== p.shape.length || shape.some((d, k) => d !== p.shape[k]))
+        throw new RangeError(`${stored.get(hfName)!.file}: tensor '${hfName}' has shape [${shape.join(', ')}], the model expects [${p.shape.join(', ')}]`);
+      p.storage.data.set(stored.get(hfName)!.float32(hfName, { finite: true }));
+      notes.push(`${toHfName(name)} is absent: read from its tied copy ${hfName}`);
+      filled.add(name);
+    } else if (name === 'final_logits_bias') {
+      notes.push('final_logits_bias is absent: zeros, as transformers initialises it');
+      filled.add(name);
+    }
   }
   const missing = [...params.keys()].filter((n) => !filled.has(n));
   if (missing.length) throw new RangeError(`loadHfModel: ${dir} lacks ${missing.length} tensor(s): ${missing.map((n) => `'${toHfName(n)}'`).join(', ')}`);

@@ -14,8 +14,12 @@ export function parameterData(n: number): Float32Array {
 let creationLog: Parameter[] | null = null;
 
 export class Parameter extends Tensor {
-  constructor(data: Float32Array, shape: readonly number[], grad?: Float32Array) {
-    super(new CpuStorage(data), shape, true);
+  /**
+   * trainable false: a fixed buffer saved with the model but never given a gradient or updated
+   * (transformers' final_logits_bias); Module.trainableParameters() leaves it out.
+   */
+  constructor(data: Float32Array, shape: readonly number[], grad?: Float32Array, trainable = true) {
+    super(new CpuStorage(data), shape, trainable);
     this.grad = grad ?? new Float32Array(data.length);
     creationLog?.push(this);
   }
@@ -85,6 +89,11 @@ export abstract class Module {
   /** Distinct parameters (tied ones once). */
   parameters(): Parameter[] {
     return [...new Set(this.namedParameters().values())];
+  }
+
+  /** Distinct parameters an optimizer updates (fixed buffers left out). */
+  trainableParameters(): Parameter[] {
+    return this.parameters().filter((p) => p.requiresGrad);
   }
 
   zeroGrad(): void {

@@ -29,7 +29,7 @@ export interface Seq2SeqInput {
    * for padding that is not at the end of a row. Encoder self-attention and cross-attention attend
    * only to keys that are both below srcLengths[b] and marked 1 here.
    */
-  srcMask?: Uint8Array;
+  srcMask?: Uint8Array | null;
 }
 
 export interface ForwardOptions {
@@ -115,8 +115,11 @@ export class Seq2SeqTransformer extends Module {
       for (let i = 0; i < cfg.encoderLayers; ++i) this.encoder.stack.add(new EncoderLayer(lo, rng));
       for (let i = 0; i < cfg.decoderLayers; ++i) this.decoder.stack.add(new DecoderLayer(lo, rng));
       this.lmHead = cfg.tieEmbeddings ? null : this.child('lm_head', new Linear(cfg.dModel, cfg.tgtVocab, rng, false));
-      // Zero-initialised, as Hugging Face's; named and shaped as in its checkpoints.
-      this.logitsBias = cfg.finalLogitsBias ? this.param('final_logits_bias', new Parameter(parameterData(cfg.tgtVocab), [1, cfg.tgtVocab])) : null;
+      // Zero-initialised, named and shaped as in transformers' checkpoints, and, as there, a fixed
+      // buffer: saved and loaded, never trained.
+      this.logitsBias = cfg.finalLogitsBias
+        ? this.param('final_logits_bias', new Parameter(parameterData(cfg.tgtVocab), [1, cfg.tgtVocab], undefined, false))
+        : null;
     } finally {
       this.creationOrder = stop();
     }
@@ -176,12 +179,13 @@ export class Seq2SeqTransformer extends Module {
     this.checkLengths('input.tgtLengths', x.tgtLengths, tgtLen);
     this.checkIds('input.src', x.src, this.config.srcVocab);
     this.checkIds('input.tgtIn', x.tgtIn, this.config.tgtVocab);
-    if (x.srcMask !== undefined) checkSrcMask('input.srcMask', x.srcMask, batch * srcLen);
+    if (x.srcMask != null) checkSrcMask('input.srcMask', x.srcMask, batch * srcLen);
   }
 
   /** Encoder memory [batch * srcLen, dModel]; srcMask (optional, [batch * srcLen]) as in Seq2SeqInput. */
   encode(src: Int32Array, srcLengths: Int32Array, batch: number, srcLen: number, o: ForwardOptions = {}, ctx = this.context(o),
     srcMask: Uint8Array | null = null): Tensor {
+    if (srcMask) checkSrcMask('Seq2SeqTransformer.encode: srcMask', srcMask, batch * srcLen);
     const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, srcLengths, srcLen, srcLen, srcMask);
     let h = this.embed(this.encoder, src, srcLen, 0, ctx);
     for (const l of this.encoder.stack.layers as EncoderLayer[]) h = l.forward(h, { batch, qLen: srcLen, kvLen: srcLen, mask: masks.encoderSelf }, ctx);
@@ -191,6 +195,7 @@ export class Seq2SeqTransformer extends Module {
   /** Decoder output logits [batch * tgtLen, tgtVocab] for decoder inputs tgtIn. */
   decode(tgtIn: Int32Array, tgtLengths: Int32Array, memory: Tensor, srcLengths: Int32Array, batch: number, tgtLen: number,
     srcLen: number, o: ForwardOptions = {}, ctx = this.context(o), srcMask: Uint8Array | null = null): Tensor {
+    if (srcMask) checkSrcMask('Seq2SeqTransformer.decode: srcMask', srcMask, batch * srcLen);
     const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, tgtLengths, srcLen, tgtLen, srcMask);
     let h = this.embed(this.decoder, tgtIn, tgtLen, 0, ctx);
     for (const l of this.decoder.stack.layers as DecoderLayer[])
@@ -209,7 +214,7 @@ export class Seq2SeqTransformer extends Module {
   forward(x: Seq2SeqInput, o: ForwardOptions = {}): Tensor {
     this.checkInput(x);
     const ctx = this.context(o);
-    const srcMask = x.srcMask ?? null;
+    const srcMask = x.srcMask ?? null;  // checked by checkInput
     const memory = this.encode(x.src, x.srcLengths, x.batch, x.srcLen, o, ctx, srcMask);
     return this.decode(x.tgtIn, x.tgtLengths, memory, x.srcLengths, x.batch, x.tgtLen, x.srcLen, o, ctx, srcMask);
   }

@@ -97,7 +97,7 @@ export class Trainer {
   readonly maskMode: MaskMode;
 
   constructor(readonly model: Seq2SeqTransformer, opts: TrainerOptions = {}) {
-    this.optimizer = new Optimizer(model.parameters(), opts.optimizer);
+    this.optimizer = new Optimizer(model.trainableParameters(), opts.optimizer);
     this.schedule = opts.schedule ?? { kind: 'inverseSqrt', lr: this.optimizer.opts.lr, warmup: 400 };
     this.labelSmoothing = opts.labelSmoothing ?? 0.1;
     this.ignoreIndex = opts.ignoreIndex ?? -100;
