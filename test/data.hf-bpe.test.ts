@@ -37,6 +37,8 @@ function tokenizerJson(mergeForm: 'strings' | 'pairs', extra: Record<string, unk
   };
 }
 
+const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'hf-bpe');
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-bpe-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
@@ -126,5 +128,37 @@ describe('byte-level BPE', () => {
     await expect(ByteLevelBpeTokenizer.fromHfFolder(folder({ 'tokenizer.json': '{"model":' }))).rejects.toThrow(/tokenizer\.json: not valid JSON/);
     await expect(ByteLevelBpeTokenizer.fromHfFolder(folder({}))).rejects.toThrow(/no tokenizer\.json, or vocab\.json with merges\.txt/);
     await expect(ByteLevelBpeTokenizer.fromHfFolder(folder({ 'vocab.json': '{"a":0}', 'merges.txt': 'a b c\n' }))).rejects.toThrow(/merges\.txt: line 1 must be a pair/);
+  });
+});
+
+// test/fixtures/hf-bpe: a 600-token tokenizer trained by the `tokenizers` library, and what that
+// library returns for 17 strings (see its README).
+describe('against Hugging Face tokenizers 0.23', () => {
+  interface Case { text: string; ids: number[]; ids_no_special: number[]; ids_prefix_space: number[]; decoded: string; decoded_special: string }
+  const cases = (JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8')) as { cases: Case[] }).cases;
+
+  it('tokenizer.json: ids with and without specials, decodes with and without specials', async () => {
+    const t = await ByteLevelBpeTokenizer.fromHfFolder(FIXTURE);
+    expect(cases.length).toBe(17);
+    for (const c of cases) {
+      expect([...t.encode(c.text)], c.text).toEqual(c.ids);
+      expect([...t.encode(c.text, { addSpecial: false })], c.text).toEqual(c.ids_no_special);
+      expect(t.decode(c.ids), c.text).toBe(c.decoded);
+      expect(t.decode(c.ids, { skipSpecial: false }), c.text).toBe(c.decoded_special);
+    }
+  });
+
+  it('vocab.json + merges.txt give the same ids', async () => {
+    const t = await ByteLevelBpeTokenizer.fromHfFolder(folder({
+      'vocab.json': fs.readFileSync(path.join(FIXTURE, 'vocab.json'), 'utf8'), 'merges.txt': fs.readFileSync(path.join(FIXTURE, 'merges.txt'), 'utf8'),
+    }));
+    for (const c of cases) expect([...t.encode(c.text)], c.text).toEqual(c.ids);
+  });
+
+  it('add_prefix_space', async () => {
+    const j = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'tokenizer.json'), 'utf8')) as { pre_tokenizer: Record<string, unknown> };
+    j.pre_tokenizer.add_prefix_space = true;
+    const t = await load(j as unknown as Record<string, unknown>);
+    for (const c of cases) expect([...t.encode(c.text)], c.text).toEqual(c.ids_prefix_space);
   });
 });

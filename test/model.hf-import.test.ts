@@ -3,6 +3,7 @@
 // loadHfModel and checked against transformers' own outputs stored beside them: encoder states,
 // logits, the loss, parameter gradients, incremental decoding, greedy and 4-beam generation. Then
 // the import's error paths, and saving/loading/fine-tuning an imported model.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -471,5 +472,46 @@ describe('saveHfModel writes what transformers saves', () => {
     await expect(saveHfModel(path.join(tmp, 'bad2'), marianLike)).rejects.toThrow(/sinusoidLayout is "interleaved", marian needs "halves"/);
     await expect(saveHfModel(path.join(tmp, 'bad3'), marianLike, { modelType: 'bart' })).rejects.toThrow(/^saveHfModel: .*\(bart: positions is "sinusoidal"/);
     expect(fs.existsSync(path.join(tmp, 'bad'))).toBe(false);
+  });
+});
+
+describe('a BART folder with a byte-level BPE tokenizer (test/fixtures/hf-bpe)', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-hf-tok-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const CLI = path.join(import.meta.dirname, '..', 'dist', 'cli.js');
+  const cli = (args: string[]): { code: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+    if (r.error) throw r.error;
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it('loadHfModel reads the tokenizer; generate() and `attnode translate` give the same texts', async () => {
+    const model = new Seq2SeqTransformer({
+      srcVocab: 600, tgtVocab: 600, dModel: 16, heads: 2, ffDim: 32, encoderLayers: 1, decoderLayers: 1, dropout: 0,
+      attentionDropout: 0, activation: 'gelu', norm: 'post', positions: 'learned', positionOffset: 2, layerNormEmbedding: true,
+      finalLogitsBias: true, scaleEmbedding: false, maxLen: 40, seed: 11, padId: 1, bosId: 0, eosId: 2, decoderStartId: 2,
+    });
+    const dir = path.join(tmp, 'bart-bpe');
+    await saveHfModel(dir, model, { generateOptions: { maxNewTokens: 6, forceEos: true } });
+    fs.copyFileSync(path.join(import.meta.dirname, 'fixtures', 'hf-bpe', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    const hf = await loadHfModel(dir);
+    expect(hf.tokenizer).not.toBeNull();
+    expect([...hf.tokenizer!.encode('Hello world')].slice(0, 1)).toEqual([0]);  // <s> first, as BART
+    const inputs = ['Hello world', 'naïve café'];
+    const want = await hf.model.generate(inputs, { ...hf.generateOptions, tokenizer: hf.tokenizer!, thread: 'main' });
+    expect(want.texts).toHaveLength(2);
+    const r = cli(['translate', '--model', dir, ...inputs]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${want.texts!.join('\n')}\n`);
+  });
+
+  it('a folder without a BPE tokenizer: a note, and translate says why it cannot run', async () => {
+    const hf = await loadHfModel(path.join(FIXTURES, 'marian-a'));
+    expect(hf.tokenizer).toBeNull();
+    expect(hf.notes).toContain('tokenizer: none in the folder; pass token ids');
+    const r = cli(['translate', '--model', path.join(FIXTURES, 'marian-a'), 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/a Hugging Face folder without a byte-level BPE tokenizer \(tokenizer: none in the folder/);
   });
 });

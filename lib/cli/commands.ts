@@ -1,5 +1,5 @@
 // The commands behind `attnode demo | train | translate`.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CharTokenizer } from '../data/char.js';
@@ -7,6 +7,8 @@ import { encodePairs } from '../data/examples.js';
 import { BatchLoader } from '../data/loader.js';
 import { readTsvSync } from '../data/tsv.js';
 import { generate } from '../decode/generate.js';
+import type { GenerateOptions } from '../decode/options.js';
+import { loadHfModel } from '../nn/hf-import.js';
 import { attentionSvg } from '../decode/heatmap.js';
 import type { Seq2SeqModelConfig } from '../nn/config.js';
 import { Seq2SeqTransformer } from '../nn/seq2seq.js';
@@ -106,26 +108,49 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * An attnode checkpoint (checkpoint.json), or a Hugging Face Marian/BART folder (config.json) with
+ * the generation settings of its generation_config.json, which the flags override.
+ */
+async function loadForTranslate(dir: string): Promise<{ model: Seq2SeqTransformer; tokenizer: TranslateTokenizer | null; defaults: GenerateOptions }> {
+  if (!existsSync(path.join(dir, 'checkpoint.json')) && existsSync(path.join(dir, 'config.json'))) {
+    const hf = await loadHfModel(dir);
+    if (!hf.tokenizer) throw new UsageError(`--model ${dir}: a Hugging Face folder without a byte-level BPE tokenizer (${hf.notes.filter((n) => n.startsWith('tokenizer')).join('; ')})`);
+    return { model: hf.model, tokenizer: hf.tokenizer, defaults: hf.generateOptions };
+  }
+  const { model, tokenizer } = await loadModel(dir);
+  return { model, tokenizer: tokenizer ?? null, defaults: {} };
+}
+
+interface TranslateTokenizer {
+  encode(text: string, options?: { addEos?: boolean }): ArrayLike<number>;
+  decode(ids: ArrayLike<number>, options?: { skipSpecial?: boolean }): string;
+  idToToken(id: number): string;
+}
+
 export async function translate(argv: readonly string[]): Promise<void> {
   const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value', beams: 'value', attention: 'value' });
   const dir = strFlag(p, 'model');
   if (!dir) throw new UsageError('translate needs --model DIR');
-  const beams = intFlag(p, 'beams', 1);
+  const beams = p.flags.has('beams') ? intFlag(p, 'beams', 1) : undefined;
   const maxNewFlag = p.flags.has('max-new-tokens') ? intFlag(p, 'max-new-tokens', 1) : undefined;
   const svg = strFlag(p, 'attention');
-  const { model, tokenizer } = await loadModel(dir);
+  const { model, tokenizer, defaults } = await loadForTranslate(dir);
   if (!tokenizer) throw new UsageError(`--model ${dir}: the checkpoint has no tokenizer`);
   const inputs = p.positionals.length > 0 ? p.positionals : (await readStdin()).split(/\r?\n/).filter((l) => l.length > 0);
   if (inputs.length === 0) return;
-  const maxNew = Math.min(maxNewFlag ?? model.config.maxLen - 1, model.config.maxLen - 1);
-  const result = await generate(model, inputs, { tokenizer, maxNewTokens: maxNew, numBeams: beams, ...(svg ? { returnAttention: true } : {}) });
+  const maxNew = Math.min(maxNewFlag ?? defaults.maxNewTokens ?? model.config.maxLen - 1, model.config.maxLen - 1);
+  const result = await generate(model, inputs, {
+    ...defaults, ...(defaults.minNewTokens !== undefined ? { minNewTokens: Math.min(defaults.minNewTokens, maxNew) } : {}),
+    tokenizer, maxNewTokens: maxNew, numBeams: beams ?? defaults.numBeams ?? 1, ...(svg ? { returnAttention: true } : {}),
+  });
   for (const t of result.texts ?? []) log(t);
   if (svg) {
     result.sequences.forEach((hyps, i) => {
       const h = hyps[0]!;
       const srcIds = tokenizer.encode(inputs[i]!, { addEos: true });
       const srcTokens = Array.from(srcIds, (id) => tokenizer.idToToken(id));
-      const tgtIds = h.finished ? [...h.tokens, tokenizer.eosId] : [...h.tokens];
+      const tgtIds = h.finished ? [...h.tokens, model.config.eosId] : [...h.tokens];
       const tgtTokens = tgtIds.map((id) => tokenizer.idToToken(id));
       const file = inputs.length === 1 ? svg : svg.replace(/(\.svg)?$/i, `-${i}.svg`);
       writeFileSync(file, attentionSvg(srcTokens, tgtTokens, h.attention ?? []));

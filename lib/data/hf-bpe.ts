@@ -129,6 +129,12 @@ export class ByteLevelBpeTokenizer {
     return text;
   }
 
+  /** The vocabulary entry of an id (byte symbols as stored: a space is 'Ġ'). */
+  idToToken(id: number): string {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new RangeError(`ByteLevelBpeTokenizer.idToToken: ${id} is outside [0, ${this.vocabSize})`);
+    return this.tokens[id]!;
+  }
+
   /** Ids of one pre-token: its bytes as symbols, merged by rank. */
   private word(piece: string): number[] {
     const hit = this.cache.get(piece);

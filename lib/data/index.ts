@@ -12,6 +12,8 @@ export type {
 export { CharTokenizer } from './char.js';
 export { WordTokenizer, splitWords } from './word.js';
 export { tokenizerFromJSON } from './load-tokenizer.js';
+export { ByteLevelBpeTokenizer, preTokenize } from './hf-bpe.js';
+export type { ByteLevelBpeOptions } from './hf-bpe.js';
 export {
   shiftRight, makeLabels, shiftRightBatch, makeLabelsBatch, shiftTokensRight, padSequences,
   DEFAULT_IGNORE_INDEX,

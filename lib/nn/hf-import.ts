@@ -6,10 +6,12 @@
  * prefix, by design of lib/nn's naming) and accounts for every tensor: each parameter must be
  * filled, and each stored tensor must be a parameter, a known alias of one (tied copies, checked
  * equal) or a known recomputed buffer (Marian's sinusoids). Anything else is an error that names
- * the tensor. Tokenizers are not imported: callers pass token ids.
+ * the tensor. A byte-level BPE tokenizer (BART's tokenizer.json, or vocab.json + merges.txt) is read
+ * when the folder has one; SentencePiece (Marian's source.spm/target.spm) is not.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ByteLevelBpeTokenizer } from '../data/hf-bpe.js';
 import type { GenerateOptions } from '../decode/options.js';
 import { mapHfConfig, type HfSeq2SeqImport } from '../io/hf-config.js';
 import { readSafetensors, type SafetensorsFile } from '../io/safetensors.js';
@@ -23,6 +25,8 @@ export interface HfModel {
   mapped: HfSeq2SeqImport;
   /** generate() options from generation_config.json (beams, length penalty, forced EOS, ...). */
   generateOptions: GenerateOptions;
+  /** The folder's byte-level BPE tokenizer, or null (none, or one not supported: see notes). */
+  tokenizer: ByteLevelBpeTokenizer | null;
   /** Everything ignored, assumed or approximated (config, weights, generation settings), one sentence each. */
   notes: string[];
 }
@@ -214,5 +218,27 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
   const genFile = path.join(dir, 'generation_config.json');
   const gen = (await exists(genFile) ? await readJson(genFile) : hf) as Record<string, unknown>;
   const generateOptions = generationOptions(gen ?? {}, model.config, notes);
-  return { model, mapped, generateOptions, notes };
+  return { model, mapped, generateOptions, tokenizer: await readTokenizer(dir, model.config, notes), notes };
+}
+
+/** The folder's BPE tokenizer if it has one that fits the model; otherwise null and a note saying why. */
+async function readTokenizer(dir: string, cfg: Seq2SeqModelConfig, notes: string[]): Promise<ByteLevelBpeTokenizer | null> {
+  const has = (f: string): Promise<boolean> => exists(path.join(dir, f));
+  if (!(await has('tokenizer.json')) && !((await has('vocab.json')) && (await has('merges.txt')))) {
+    notes.push((await has('source.spm'))
+      ? 'tokenizer: SentencePiece (source.spm/target.spm) is not read; pass token ids'
+      : 'tokenizer: none in the folder; pass token ids');
+    return null;
+  }
+  try {
+    const t = await ByteLevelBpeTokenizer.fromHfFolder(dir);
+    if (t.vocabSize > Math.min(cfg.srcVocab, cfg.tgtVocab)) {
+      notes.push(`tokenizer: its ${t.vocabSize} ids do not fit the model's vocabulary (${cfg.srcVocab}): not used`);
+      return null;
+    }
+    return t;
+  } catch (e) {
+    notes.push(`tokenizer: not read: ${(e as Error).message}`);
+    return null;
+  }
 }
