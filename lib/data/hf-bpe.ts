@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readJsonFile as readJson } from '../io/json.js';
 
 /** GPT-2's pre-tokenization: contractions, letters, digits, other symbols, each with an optional leading space; whitespace runs. */
 const PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -174,14 +175,6 @@ export class ByteLevelBpeTokenizer {
   }
 }
 
-async function readJson(file: string): Promise<unknown> {
-  const text = await fs.promises.readFile(file, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
-}
 
 function obj(v: unknown, what: string): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${what} must be an object`);

@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readJsonFile } from './json.js';
 import { validateConfig, type Activation, type NormPlacement, type Seq2SeqConfig } from './config.js';
 
 export type HfModelType = 'marian' | 'bart';
@@ -173,12 +174,5 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
 export async function readHfConfig(dirOrFile: string): Promise<HfSeq2SeqImport> {
   const stat = await fs.promises.stat(dirOrFile);
   const file = stat.isDirectory() ? path.join(dirOrFile, 'config.json') : dirOrFile;
-  let json: unknown;
-  try {
-    json = JSON.parse(await fs.promises.readFile(file, 'utf8'));
-  } catch (e) {
-    if (e instanceof SyntaxError) throw new SyntaxError(`${file}: not valid JSON: ${e.message}`);
-    throw e;
-  }
-  return mapHfConfig(json, file);
+  return mapHfConfig(await readJsonFile(file), file);
 }

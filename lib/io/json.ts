@@ -4,6 +4,7 @@
  * becomes {}, a bigint throws a message without a path. Saved state (configs, RNG state, optimizer
  * hyperparameters) must come back as it went, so these are refused up front, naming the path.
  */
+import fs from 'node:fs';
 
 export type JsonPrimitive = null | boolean | number | string;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
@@ -57,4 +58,14 @@ export function checkJsonObject(value: unknown, what: string): asserts value is 
     throw new TypeError(`${what} must be a plain object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
   }
   checkJsonValue(value, what);
+}
+
+/** Parses a JSON file; a syntax error names the file. */
+export async function readJsonFile(file: string): Promise<unknown> {
+  const text = await fs.promises.readFile(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { ByteLevelBpeTokenizer } from '../data/hf-bpe.js';
 import type { GenerateOptions } from '../decode/options.js';
 import { mapHfConfig, type HfSeq2SeqImport } from '../io/hf-config.js';
+import { readJsonFile as readJson } from '../io/json.js';
 import { readSafetensors, type SafetensorsFile } from '../io/safetensors.js';
 import type { Seq2SeqModelConfig } from './config.js';
 import { fromHfName, toHfName } from './hf-names.js';
@@ -31,14 +32,6 @@ export interface HfModel {
   notes: string[];
 }
 
-async function readJson(file: string): Promise<unknown> {
-  const text = await fs.promises.readFile(file, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
-}
 
 async function exists(file: string): Promise<boolean> {
   return fs.promises.stat(file).then(() => true, () => false);
