@@ -12,7 +12,7 @@ const USAGE = `usage:
       [--kv-heads N] [--ff-dim N] [--encoder-layers N] [--decoder-layers N] [--dropout X]
       [--activation relu|gelu|silu] [--norm pre|post] [--positions sinusoidal|learned] [--max-len N]
   attnode translate --model DIR [--max-new-tokens N] [--beams N] [--attention out.svg] ["text" ...]
-      (DIR: an attnode checkpoint, or a Hugging Face Marian/BART folder with a BPE tokenizer)
+      (DIR: an attnode checkpoint, or a Hugging Face Marian/BART folder with its tokenizer)
       one output per input; with no text, reads one input per line from stdin; --attention writes
       a heatmap of the cross-attention of each output token over the source tokens
   attnode --version`;

@@ -25,7 +25,7 @@ export { seq2seqMasks } from './nn/masks.js';
 export type { MaskMode, Seq2SeqMasks } from './nn/masks.js';
 export { Module, Parameter } from './nn/module.js';
 export { loadHfModel } from './nn/hf-import.js';
-export type { HfModel } from './nn/hf-import.js';
+export type { HfModel, HfTokenizer } from './nn/hf-import.js';
 export { saveHfModel } from './nn/hf-export.js';
 export type { SaveHfOptions } from './nn/hf-export.js';
 export { Trainer } from './train/trainer.js';

@@ -475,7 +475,7 @@ describe('saveHfModel writes what transformers saves', () => {
   });
 });
 
-describe('a BART folder with a byte-level BPE tokenizer (test/fixtures/hf-bpe)', () => {
+describe('folders with tokenizers: BART with a byte-level BPE (test/fixtures/hf-bpe), Marian with SentencePiece (test/fixtures/hf-spm)', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-hf-tok-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const CLI = path.join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -506,12 +506,33 @@ describe('a BART folder with a byte-level BPE tokenizer (test/fixtures/hf-bpe)',
     expect(r.stdout).toBe(`${want.texts!.join('\n')}\n`);
   });
 
-  it('a folder without a BPE tokenizer: a note, and translate says why it cannot run', async () => {
+  it('Marian: loadHfModel reads source.spm/target.spm/vocab.json; generate() and `attnode translate` agree', async () => {
+    const model = new Seq2SeqTransformer({
+      srcVocab: 411, tgtVocab: 411, dModel: 16, heads: 2, ffDim: 32, encoderLayers: 1, decoderLayers: 1, dropout: 0,
+      attentionDropout: 0, activation: 'silu', norm: 'post', positions: 'sinusoidal', sinusoidLayout: 'halves', finalLogitsBias: true,
+      scaleEmbedding: true, maxLen: 40, seed: 12, padId: 410, bosId: 410, eosId: 0, decoderStartId: 410,
+    });
+    const dir = path.join(tmp, 'marian-spm');
+    await saveHfModel(dir, model, { generateOptions: { maxNewTokens: 6, forceEos: true, suppressTokens: [410] } });
+    for (const f of ['source.spm', 'target.spm', 'vocab.json']) fs.copyFileSync(path.join(import.meta.dirname, 'fixtures', 'hf-spm', f), path.join(dir, f));
+    const hf = await loadHfModel(dir);
+    expect(hf.tokenizer?.constructor.name).toBe('MarianTokenizer');
+    expect(hf.generateOptions).toEqual({ maxNewTokens: 6, forceEos: true, suppressTokens: [410] });
+    const inputs = ['Hello world', 'The quick brown fox'];
+    const want = await hf.model.generate(inputs, { ...hf.generateOptions, tokenizer: hf.tokenizer!, thread: 'main' });
+    for (const [h] of want.sequences) expect([...h!.tokens]).not.toContain(410);
+    const r = cli(['translate', '--model', dir, ...inputs]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${want.texts!.join('\n')}\n`);
+  });
+
+  it('a folder without a tokenizer: a note, and translate says why it cannot run', async () => {
     const hf = await loadHfModel(path.join(FIXTURES, 'marian-a'));
     expect(hf.tokenizer).toBeNull();
     expect(hf.notes).toContain('tokenizer: none in the folder; pass token ids');
     const r = cli(['translate', '--model', path.join(FIXTURES, 'marian-a'), 'x']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/a Hugging Face folder without a byte-level BPE tokenizer \(tokenizer: none in the folder/);
+    expect(r.stderr).toMatch(/a Hugging Face folder without a tokenizer attnode reads \(tokenizer: none in the folder/);
   });
 });

@@ -115,7 +115,7 @@ async function readStdin(): Promise<string> {
 async function loadForTranslate(dir: string): Promise<{ model: Seq2SeqTransformer; tokenizer: TranslateTokenizer | null; defaults: GenerateOptions }> {
   if (!existsSync(path.join(dir, 'checkpoint.json')) && existsSync(path.join(dir, 'config.json'))) {
     const hf = await loadHfModel(dir);
-    if (!hf.tokenizer) throw new UsageError(`--model ${dir}: a Hugging Face folder without a byte-level BPE tokenizer (${hf.notes.filter((n) => n.startsWith('tokenizer')).join('; ')})`);
+    if (!hf.tokenizer) throw new UsageError(`--model ${dir}: a Hugging Face folder without a tokenizer attnode reads (${hf.notes.filter((n) => n.startsWith('tokenizer')).join('; ')})`);
     return { model: hf.model, tokenizer: hf.tokenizer, defaults: hf.generateOptions };
   }
   const { model, tokenizer } = await loadModel(dir);

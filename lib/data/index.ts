@@ -14,6 +14,9 @@ export { WordTokenizer, splitWords } from './word.js';
 export { tokenizerFromJSON } from './load-tokenizer.js';
 export { ByteLevelBpeTokenizer, preTokenize } from './hf-bpe.js';
 export type { ByteLevelBpeOptions } from './hf-bpe.js';
+export { SentencePieceModel } from './sentencepiece.js';
+export { MarianTokenizer } from './hf-marian-tokenizer.js';
+export type { MarianSpecialTokens } from './hf-marian-tokenizer.js';
 export {
   shiftRight, makeLabels, shiftRightBatch, makeLabelsBatch, shiftTokensRight, padSequences,
   DEFAULT_IGNORE_INDEX,

@@ -6,12 +6,13 @@
  * prefix, by design of lib/nn's naming) and accounts for every tensor: each parameter must be
  * filled, and each stored tensor must be a parameter, a known alias of one (tied copies, checked
  * equal) or a known recomputed buffer (Marian's sinusoids). Anything else is an error that names
- * the tensor. A byte-level BPE tokenizer (BART's tokenizer.json, or vocab.json + merges.txt) is read
- * when the folder has one; SentencePiece (Marian's source.spm/target.spm) is not.
+ * the tensor. The folder's tokenizer is read when it has one: Marian's (source.spm, target.spm,
+ * vocab.json) or a byte-level BPE (BART's tokenizer.json, or vocab.json + merges.txt).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ByteLevelBpeTokenizer } from '../data/hf-bpe.js';
+import { MarianTokenizer } from '../data/hf-marian-tokenizer.js';
 import type { GenerateOptions } from '../decode/options.js';
 import { mapHfConfig, type HfSeq2SeqImport } from '../io/hf-config.js';
 import { readJsonFile as readJson } from '../io/json.js';
@@ -20,14 +21,17 @@ import type { Seq2SeqModelConfig } from './config.js';
 import { fromHfName, toHfName } from './hf-names.js';
 import { Seq2SeqTransformer } from './seq2seq.js';
 
+/** What loadHfModel reads: Marian's SentencePiece pair, or a byte-level BPE. */
+export type HfTokenizer = MarianTokenizer | ByteLevelBpeTokenizer;
+
 export interface HfModel {
   model: Seq2SeqTransformer;
   /** The mapped config and what the import had to know besides it. */
   mapped: HfSeq2SeqImport;
   /** generate() options from generation_config.json (beams, length penalty, forced EOS, ...). */
   generateOptions: GenerateOptions;
-  /** The folder's byte-level BPE tokenizer, or null (none, or one not supported: see notes). */
-  tokenizer: ByteLevelBpeTokenizer | null;
+  /** The folder's tokenizer, or null (none, or one not supported: see notes). */
+  tokenizer: HfTokenizer | null;
   /** Everything ignored, assumed or approximated (config, weights, generation settings), one sentence each. */
   notes: string[];
 }
@@ -214,17 +218,16 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
   return { model, mapped, generateOptions, tokenizer: await readTokenizer(dir, model.config, notes), notes };
 }
 
-/** The folder's BPE tokenizer if it has one that fits the model; otherwise null and a note saying why. */
-async function readTokenizer(dir: string, cfg: Seq2SeqModelConfig, notes: string[]): Promise<ByteLevelBpeTokenizer | null> {
+/** The folder's tokenizer if it has one that fits the model; otherwise null and a note saying why. */
+async function readTokenizer(dir: string, cfg: Seq2SeqModelConfig, notes: string[]): Promise<HfTokenizer | null> {
   const has = (f: string): Promise<boolean> => exists(path.join(dir, f));
-  if (!(await has('tokenizer.json')) && !((await has('vocab.json')) && (await has('merges.txt')))) {
-    notes.push((await has('source.spm'))
-      ? 'tokenizer: SentencePiece (source.spm/target.spm) is not read; pass token ids'
-      : 'tokenizer: none in the folder; pass token ids');
+  const marian = (await has('source.spm')) || (await has('target.spm'));
+  if (!marian && !(await has('tokenizer.json')) && !((await has('vocab.json')) && (await has('merges.txt')))) {
+    notes.push('tokenizer: none in the folder; pass token ids');
     return null;
   }
   try {
-    const t = await ByteLevelBpeTokenizer.fromHfFolder(dir);
+    const t = marian ? await MarianTokenizer.fromHfFolder(dir) : await ByteLevelBpeTokenizer.fromHfFolder(dir);
     if (t.vocabSize > Math.min(cfg.srcVocab, cfg.tgtVocab)) {
       notes.push(`tokenizer: its ${t.vocabSize} ids do not fit the model's vocabulary (${cfg.srcVocab}): not used`);
       return null;
