@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// attnode command line: demo | train | translate.
+// attnode command line: demo | train | translate | finetune.
 import { UsageError } from './cli/args.js';
 import { demo, readVersion, train, translate } from './cli/commands.js';
+import { finetune } from './cli/finetune.js';
 import { packageRoot } from './package-root.js';
 
 const USAGE = `usage:
@@ -15,6 +16,9 @@ const USAGE = `usage:
       (DIR: an attnode checkpoint, or a Hugging Face Marian/BART folder with its tokenizer)
       one output per input; with no text, reads one input per line from stdin; --attention writes
       a heatmap of the cross-attention of each output token over the source tokens
+  attnode finetune --model HF_DIR --data pairs.tsv --out DIR [--steps N] [--batch-size N] [--lr X]
+      [--seed N] [--label-smoothing X]
+      fine-tune a Hugging Face Marian/BART folder with its own tokenizer; writes a transformers folder
   attnode --version`;
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -23,6 +27,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'demo': return demo(rest);
     case 'train': return train(rest);
     case 'translate': return translate(rest);
+    case 'finetune': return finetune(rest);
     case '--version': process.stdout.write(readVersion(packageRoot) + '\n'); return;
     case undefined: case '--help': case 'help': process.stdout.write(USAGE + '\n'); return;
     default: throw new UsageError(`unknown command '${cmd}'`);

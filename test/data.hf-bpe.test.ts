@@ -68,6 +68,9 @@ describe('byte-level BPE', () => {
     expect([...t.encode(' he', { addEos: false })]).toEqual([byteId(32), 261]);  // "Ġ he" is no merge
     expect([...t.encode('é')]).toEqual([0, byteId(0xc3), byteId(0xa9), 2]);     // UTF-8 bytes C3 A9
     expect(t.vocabSize).toBe(266);
+    // Targets for training start with the prefix, as transformers' BART labels; </s> on request.
+    expect([...t.encodeTarget('the cat')]).toEqual([0, byteId(116), 261, 265, 2]);
+    expect([...t.encodeTarget('the cat', { addEos: false })]).toEqual([0, byteId(116), 261, 265]);
   });
 
   it('special tokens in the text stay whole; decode skips them unless asked', async () => {

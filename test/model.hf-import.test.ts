@@ -17,6 +17,7 @@ import * as ops from '../dist/ops/index.js';
 import { noGrad, tape } from '../dist/tensor.js';
 import { loadModel, saveModel } from '../dist/train/checkpoint.js';
 import { Optimizer } from '../dist/train/optimizer.js';
+import { collate } from '../dist/data/batching.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'hf');
 const NAMES = ['marian-a', 'bart-a'] as const;
@@ -525,6 +526,40 @@ describe('folders with tokenizers: BART with a byte-level BPE (test/fixtures/hf-
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${want.texts!.join('\n')}\n`);
+  });
+
+  it('`attnode finetune` trains a Marian folder on text pairs and writes a transformers folder that loads again', async () => {
+    const src = path.join(tmp, 'marian-spm');  // written by the test above
+    const pairs = [['Hello world', 'Hello world'], ['The quick brown fox', 'The quick brown fox'], ['attnode trains', 'attnode trains'], ['lazy dog', 'lazy dog']];
+    const tsv = path.join(tmp, 'pairs.tsv');
+    fs.writeFileSync(tsv, pairs.map((p) => p.join('\t')).join('\n') + '\n');
+    const out = path.join(tmp, 'tuned');
+    const r = cli(['finetune', '--model', src, '--data', tsv, '--out', out, '--steps', '40', '--lr', '0.01', '--batch-size', '4']);
+    expect(r.stderr.split('\n').filter((l) => l && !/step \d+\/40 /.test(l)).join('\n')).toBe('');  // progress lines only
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/saved a transformers folder to /);
+    for (const f of ['config.json', 'model.safetensors', 'generation_config.json', 'source.spm', 'target.spm', 'vocab.json'])
+      expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+    // The mean loss of the pairs (labels: target ids + </s>, decoder input shifted right behind the start token) went down.
+    const loss = async (dir: string): Promise<number> => {
+      const { model, tokenizer } = await loadHfModel(dir);
+      const b = collate(pairs.map(([s, t]) => ({ src: tokenizer!.encode(s!), tgt: tokenizer!.encodeTarget(t!, { addEos: false }) })),
+        { bos: model.decoderStartId, eos: model.config.eosId, padId: model.config.padId });
+      return noGrad(() => {
+        try {
+          const l = ops.crossEntropySum(model.forward(b), b.labels, { labelSmoothing: 0, ignoreIndex: -100 });
+          return l.sum / l.count;
+        } finally {
+          ops.arena.releaseAll();
+        }
+      });
+    };
+    const before = await loss(src), after = await loss(out);
+    console.log(`finetune: mean loss ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+    expect(after).toBeLessThan(0.7 * before);
+    const bad = cli(['finetune', '--model', src, '--data', tsv, '--out', src]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--out must differ from --model/);
   });
 
   it('a folder without a tokenizer: a note, and translate says why it cannot run', async () => {

@@ -105,6 +105,16 @@ export class ByteLevelBpeTokenizer {
     return Int32Array.from(out);
   }
 
+  /**
+   * Ids of a target for training: the post-processor's prefix (BART's <s>: transformers' labels
+   * start with it) and the text, then its suffix (</s>) unless addEos is false.
+   */
+  encodeTarget(text: string, options: { addEos?: boolean } = {}): Int32Array {
+    const body = this.encode(text, { addSpecial: false });
+    const suffix = options.addEos ?? true ? (this.o.suffix ?? []) : [];
+    return Int32Array.from([...(this.o.prefix ?? []), ...body, ...suffix]);
+  }
+
   /** Text of `ids`; special tokens are left out unless skipSpecial is false. Invalid UTF-8 decodes to U+FFFD. */
   decode(ids: ArrayLike<number>, options: { skipSpecial?: boolean } = {}): string {
     const skip = options.skipSpecial ?? true;
