@@ -56,11 +56,14 @@ describe('notes', () => {
     ]));
   });
 
-  it('normalize_before maps to the norm placement, with a note for pre-LN', () => {
+  it('the architecture, not normalize_before (a key transformers does not read), decides the norm placement', () => {
     const r = mapHfConfig({ ...bartJson(), normalize_before: true });
-    expect(r.config.norm).toBe('pre');
-    expect(r.notes.some((n) => /normalize_before is true/.test(n))).toBe(true);
-    expect(mapHfConfig({ ...bartJson(), normalize_before: false }).config.norm).toBe('post');
+    expect(r.config.norm).toBe('post');
+    expect(r.notes).toContain('normalize_before = true is not read by transformers\' bart code: ignored (bart is post-LN)');
+    const m = mapHfConfig({ ...bartJson(), model_type: 'mbart' });
+    expect([m.config.norm, m.config.positions, m.positionOffset, m.layerNormEmbedding]).toEqual(['pre', 'learned', 2, true]);
+    const p = mapHfConfig({ ...marianJson(), model_type: 'pegasus' });
+    expect([p.config.norm, p.config.positions, p.sinusoidLayout, p.layerNormEmbedding]).toEqual(['pre', 'sinusoidal', 'halves', false]);
   });
 
   it('Marian with separate source/target vocabularies', () => {
@@ -72,7 +75,7 @@ describe('notes', () => {
 
 describe('errors for what cannot be represented', () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['another model type', { ...bartJson(), model_type: 't5' }, /^src\.json: model_type "t5" is not supported \(supported: "marian", "bart"\)/],
+    ['another model type', { ...bartJson(), model_type: 't5' }, /^src\.json: model_type "t5" is not supported \(supported: "marian", "bart", "mbart", "pegasus"\)/],
     ['per-stack heads', { ...bartJson(), decoder_attention_heads: 8 }, /encoder_attention_heads \(4\) and decoder_attention_heads \(8\) differ/],
     ['per-stack ffn', { ...bartJson(), decoder_ffn_dim: 32 }, /encoder_ffn_dim \(64\) and decoder_ffn_dim \(32\) differ/],
     ['activation', { ...bartJson(), activation_function: 'mish' }, /activation_function "mish" has no Seq2SeqConfig equivalent/],

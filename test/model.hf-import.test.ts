@@ -20,7 +20,9 @@ import { Optimizer } from '../dist/train/optimizer.js';
 import { collate } from '../dist/data/batching.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'hf');
-const NAMES = ['marian-a', 'bart-a'] as const;
+const NAMES = ['marian-a', 'bart-a', 'mbart-a', 'pegasus-a'] as const;
+/** Fixtures whose beam references were made with early_stopping=True (see the 4-beam test). */
+const EARLY_STOPPING_REFS = new Set(['marian-a', 'bart-a']);
 
 interface Reference {
   input_ids: number[][];
@@ -29,6 +31,10 @@ interface Reference {
   loss: number;
   greedy: number[][];
   beam4: number[][];
+  /** sequences_scores (mbart-a, pegasus-a). */
+  beam4_scores?: number[];
+  /** What transformers was given as decoder input (mbart-a, pegasus-a). */
+  decoder_input_ids?: number[][];
   grad_params: string[];
 }
 
@@ -54,6 +60,7 @@ async function load(name: string): Promise<Case> {
     for (let t = 1; t < T; ++t) tgtIn[b * T + t] = row[t - 1] === -100 ? c.padId : row[t - 1]!;
     tgtLengths[b] = row.filter((l) => l !== -100).length;
   });
+  if (ref.decoder_input_ids) expect([...tgtIn]).toEqual(ref.decoder_input_ids.flat());
   const x: Seq2SeqInput = {
     batch: B, srcLen: S, tgtLen: T, src: Int32Array.from(ref.input_ids.flat()),
     srcLengths: Int32Array.from(ref.attention_mask, (m) => m.lastIndexOf(1) + 1),
@@ -90,14 +97,17 @@ describe.each(NAMES)('%s against transformers', (name) => {
     const { hf } = await load(name);
     const cfg = hf.model.config;
     expect([cfg.dModel, cfg.heads, cfg.ffDim, cfg.encoderLayers, cfg.decoderLayers, cfg.srcVocab, cfg.maxLen]).toEqual([32, 4, 64, 2, 2, 96, 64]);
-    if (name === 'marian-a') {
-      expect([cfg.activation, cfg.positions, cfg.sinusoidLayout, cfg.scaleEmbedding, cfg.layerNormEmbedding, cfg.positionOffset]).toEqual(['silu', 'sinusoidal', 'halves', true, false, 0]);
-      expect([cfg.padId, cfg.eosId, hf.model.decoderStartId]).toEqual([95, 0, 95]);
-    } else {
-      expect([cfg.activation, cfg.positions, cfg.scaleEmbedding, cfg.layerNormEmbedding, cfg.positionOffset]).toEqual(['gelu', 'learned', false, true, 2]);
-      expect([cfg.padId, cfg.eosId, hf.model.decoderStartId]).toEqual([1, 2, 2]);
-      expect(hf.model.namedParameters().get('encoder.embed_positions.weight')!.shape).toEqual([66, 32]);
-    }
+    // [activation, norm, positions, sinusoidLayout, positionOffset, scaleEmbedding, layerNormEmbedding], [pad, eos, decoder start]
+    const want: Record<string, [unknown[], number[]]> = {
+      'marian-a': [['silu', 'post', 'sinusoidal', 'halves', 0, true, false], [95, 0, 95]],
+      'bart-a': [['gelu', 'post', 'learned', 'interleaved', 2, false, true], [1, 2, 2]],
+      'mbart-a': [['gelu', 'pre', 'learned', 'interleaved', 2, true, true], [1, 2, 2]],
+      'pegasus-a': [['relu', 'pre', 'sinusoidal', 'halves', 0, true, false], [0, 1, 0]],
+    };
+    expect([cfg.activation, cfg.norm, cfg.positions, cfg.sinusoidLayout, cfg.positionOffset, cfg.scaleEmbedding, cfg.layerNormEmbedding]).toEqual(want[name]![0]);
+    expect([cfg.padId, cfg.eosId, hf.model.decoderStartId]).toEqual(want[name]![1]);
+    if (cfg.positions === 'learned') expect(hf.model.namedParameters().get('encoder.embed_positions.weight')!.shape).toEqual([66, 32]);
+    if (cfg.norm === 'pre') expect(hf.model.namedParameters().get('decoder.layer_norm.weight')!.shape).toEqual([32]);
     expect(cfg.finalLogitsBias).toBe(true);
     // No max_length in generation_config.json: transformers' default 20, the start token included.
     expect(hf.generateOptions).toEqual({ forceEos: true, maxNewTokens: 19 });
@@ -223,9 +233,11 @@ describe.each(NAMES)('%s against transformers', (name) => {
     const { hf, ref } = await load(name);
     const rows = plainRows(ref);
     const srcs = rows.map((b) => ref.input_ids[b]!.slice(0, ref.attention_mask[b]!.lastIndexOf(1) + 1));
-    const r = await hf.model.generate(srcs, { ...hf.generateOptions, maxNewTokens: 12, numBeams: 4, earlyStopping: true, thread: 'main' });
+    const earlyStopping = EARLY_STOPPING_REFS.has(name);
+    const r = await hf.model.generate(srcs, { ...hf.generateOptions, maxNewTokens: 12, numBeams: 4, earlyStopping, thread: 'main' });
     rows.forEach((b, i) => {
       expect([...r.sequences[i]![0]!.tokens], `row ${b}`).toEqual(expected(ref.beam4[b]!, hf.model.config.eosId, hf.model.decoderStartId));
+      if (ref.beam4_scores) expect(Math.abs(r.sequences[i]![0]!.score - ref.beam4_scores[b]!), `row ${b} score`).toBeLessThan(2e-5);
     });
   });
 });
@@ -382,6 +394,17 @@ describe('import errors name the file or tensor', () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'config.json'), 'utf8')).activation_function).toBe('gelu_pytorch_tanh');
   });
 
+  it('stored sinusoid tables (Pegasus) must be the formula\'s: a changed one is an error, not silently replaced', async () => {
+    const dir = path.join(tmp, 'pegasus-bad-sin');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(FIXTURES, 'pegasus-a', 'config.json'), path.join(dir, 'config.json'));
+    const st = await readSafetensors(path.join(FIXTURES, 'pegasus-a', 'model.safetensors'));
+    const w = new Map(st.names().map((k) => [k, { shape: [...st.info(k).shape], data: st.float32(k) }] as const));
+    w.get('model.encoder.embed_positions.weight')!.data[40] += 0.01;
+    await writeSafetensors(path.join(dir, 'model.safetensors'), w);
+    await expect(loadHfModel(dir)).rejects.toThrow(/'model\.encoder\.embed_positions\.weight' is not the sinusoid table this architecture computes \(max \|diff\| 1\.00e-2\)/);
+  });
+
   it('reads a sharded checkpoint through model.safetensors.index.json', async () => {
     const dir = path.join(tmp, 'sharded');
     fs.mkdirSync(dir);
@@ -462,13 +485,13 @@ describe('saveHfModel writes what transformers saves', () => {
     await expect(saveHfModel(path.join(tmp, 'x1'), {} as never)).rejects.toThrow(/model must be a Seq2SeqTransformer/);
     await expect(saveHfModel(path.join(tmp, 'x2'), hf.model, null as never)).rejects.toThrow(/opts must be an object/);
     await expect(saveHfModel(path.join(tmp, 'x3'), hf.model, { generateOptions: { numBeams: 'x' as never } })).rejects.toThrow(/options\.numBeams/);
-    await expect(saveHfModel(path.join(tmp, 'x4'), hf.model, { modelType: 'mbart' as never })).rejects.toThrow(/modelType must be 'marian' or 'bart'/);
+    await expect(saveHfModel(path.join(tmp, 'x4'), hf.model, { modelType: 't5' as never })).rejects.toThrow(/modelType must be one of 'marian', 'bart', 'mbart', 'pegasus'/);
     for (const d of ['x1', 'x2', 'x3', 'x4']) expect(fs.existsSync(path.join(tmp, d)), d).toBe(false);
   });
 
-  it('refuses a model neither architecture computes, naming the fields', async () => {
+  it('refuses a model no architecture computes, naming the fields', async () => {
     const model = new Seq2SeqTransformer({ srcVocab: 20, tgtVocab: 20, dModel: 8, heads: 2, kvHeads: 1, ffDim: 16, encoderLayers: 1, decoderLayers: 1, norm: 'pre' });
-    await expect(saveHfModel(path.join(tmp, 'bad'), model)).rejects.toThrow(/marian: norm is "pre", marian needs "post"; kvHeads \(1\) differs.*\| bart: norm/);
+    await expect(saveHfModel(path.join(tmp, 'bad'), model)).rejects.toThrow(/marian: norm is "pre", marian needs "post"; kvHeads \(1\) differs.*\| bart: norm.*\| mbart: kvHeads.*\| pegasus: kvHeads \(1\)[^|]*sinusoidLayout is "interleaved", pegasus needs "halves"\)$/);
     const marianLike = new Seq2SeqTransformer({ srcVocab: 20, tgtVocab: 20, dModel: 8, heads: 2, ffDim: 16, encoderLayers: 1, decoderLayers: 1, norm: 'post' });
     await expect(saveHfModel(path.join(tmp, 'bad2'), marianLike)).rejects.toThrow(/sinusoidLayout is "interleaved", marian needs "halves"/);
     await expect(saveHfModel(path.join(tmp, 'bad3'), marianLike, { modelType: 'bart' })).rejects.toThrow(/^saveHfModel: .*\(bart: positions is "sinusoidal"/);

@@ -12,7 +12,31 @@ import path from 'node:path';
 import { readJsonFile } from './json.js';
 import { validateConfig, type Activation, type NormPlacement, type Seq2SeqConfig } from './config.js';
 
-export type HfModelType = 'marian' | 'bart';
+export type HfModelType = 'marian' | 'bart' | 'mbart' | 'pegasus';
+
+/**
+ * What each architecture computes that its config.json does not say (transformers' modeling code
+ * fixes it): LayerNorm placement (a final LayerNorm ends each pre-LN stack), the position
+ * encoding (sinusoids are all sines then all cosines), the learned table's offset, and a
+ * LayerNorm after the embeddings.
+ */
+export interface HfArchitecture {
+  /** transformers' class of the model with its LM head. */
+  readonly className: string;
+  readonly norm: NormPlacement;
+  readonly positions: 'sinusoidal' | 'learned';
+  readonly offset: number;
+  readonly lnEmbed: boolean;
+  /** Whether save_pretrained stores the (fixed) sinusoid tables. */
+  readonly storesSinusoids: boolean;
+}
+export const HF_ARCHITECTURES: Readonly<Record<HfModelType, HfArchitecture>> = {
+  marian: { className: 'MarianMTModel', norm: 'post', positions: 'sinusoidal', offset: 0, lnEmbed: false, storesSinusoids: false },
+  bart: { className: 'BartForConditionalGeneration', norm: 'post', positions: 'learned', offset: 2, lnEmbed: true, storesSinusoids: false },
+  mbart: { className: 'MBartForConditionalGeneration', norm: 'pre', positions: 'learned', offset: 2, lnEmbed: true, storesSinusoids: false },
+  pegasus: { className: 'PegasusForConditionalGeneration', norm: 'pre', positions: 'sinusoidal', offset: 0, lnEmbed: false, storesSinusoids: true },
+};
+const ARCH = HF_ARCHITECTURES;
 
 export interface HfSeq2SeqImport {
   readonly modelType: HfModelType;
@@ -60,10 +84,11 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
   const fail = (msg: string): never => { throw new RangeError(`${source}: ${msg}`); };
 
   const modelType = get('model_type');
-  if (modelType !== 'marian' && modelType !== 'bart') {
-    fail(`model_type ${JSON.stringify(modelType)} is not supported (supported: "marian", "bart")`);
+  if (typeof modelType !== 'string' || !Object.prototype.hasOwnProperty.call(ARCH, modelType)) {
+    fail(`model_type ${JSON.stringify(modelType)} is not supported (supported: ${Object.keys(ARCH).map((t) => `"${t}"`).join(', ')})`);
   }
   const type = modelType as HfModelType;
+  const arch = ARCH[type];
   if (get('is_encoder_decoder') === false) fail('is_encoder_decoder is false: not an encoder-decoder model');
 
   const int = (key: string, ...aliases: string[]): number => {
@@ -108,11 +133,12 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
     activation = 'geluTanh';
   } else return fail(`activation_function ${JSON.stringify(act)} has no Seq2SeqConfig equivalent (relu, gelu, gelu_new/gelu_pytorch_tanh/gelu_fast/gelu_accurate, silu/swish)`);
 
-  let norm: NormPlacement = 'post'; // Marian and BART are post-LN
+  const norm = arch.norm;
   if (h.normalize_before !== undefined) {
-    norm = bool('normalize_before', false) ? 'pre' : 'post';
-    if (norm === 'pre') notes.push('normalize_before is true: Hugging Face pre-LN models may also end each stack with a LayerNorm; the import must check for it');
+    used.add('normalize_before');
+    notes.push(`normalize_before = ${JSON.stringify(h.normalize_before)} is not read by transformers' ${type} code: ignored (${type} is ${norm}-LN)`);
   }
+  if (norm === 'pre') notes.push('pre-LN: a LayerNorm before each sublayer, and one at the end of each stack (layer_norm)');
 
   const padId = int('pad_token_id');
   const eosId = int('eos_token_id');
@@ -132,13 +158,13 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
   if (dtype !== undefined && dtype !== 'float32') notes.push(`dtype ${JSON.stringify(dtype)}: weights will be converted to float32`);
 
   let sharedEmbeddings = true;
-  if (type === 'marian') {
-    sharedEmbeddings = bool('share_encoder_decoder_embeddings', true);
-    notes.push('positions are sinusoidal with sin in the first half and cos in the second half of each vector (sinusoidLayout "halves"), not stored in the checkpoint');
+  if (type === 'marian') sharedEmbeddings = bool('share_encoder_decoder_embeddings', true);
+  if (arch.positions === 'sinusoidal') {
+    notes.push('positions are sinusoidal with sin in the first half and cos in the second half of each vector (sinusoidLayout "halves"), recomputed rather than read');
   } else {
-    notes.push('learned positions are indexed at position + 2 (positionOffset 2): embed_positions has max_position_embeddings + 2 rows');
-    notes.push('a LayerNorm follows embeddings + positions in both stacks (layerNormEmbedding)');
+    notes.push(`learned positions are indexed at position + ${arch.offset} (positionOffset ${arch.offset}): embed_positions has max_position_embeddings + ${arch.offset} rows`);
   }
+  if (arch.lnEmbed) notes.push('a LayerNorm follows embeddings + positions in both stacks (layerNormEmbedding)');
   if (sharedEmbeddings) {
     if (srcVocab !== tgtVocab) fail(`shared encoder/decoder embeddings need vocab_size (${srcVocab}) = decoder_vocab_size (${tgtVocab})`);
     notes.push('encoder and decoder share one embedding matrix (sharedEmbeddings)');
@@ -149,7 +175,7 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
     srcVocab, tgtVocab, dModel, heads, kvHeads: heads, ffDim,
     encoderLayers: int('encoder_layers', 'num_hidden_layers'), decoderLayers: int('decoder_layers', 'num_hidden_layers'),
     dropout: number('dropout', 0.1), attentionDropout: number('attention_dropout', 0), activation, norm,
-    positions: type === 'marian' ? 'sinusoidal' : 'learned',
+    positions: arch.positions,
     tieEmbeddings: bool('tie_word_embeddings', true), scaleEmbedding: bool('scale_embedding', false),
     maxLen: int('max_position_embeddings'), seed: 0, padId, bosId, eosId, decoderStartId,
   }, `${source}: mapped config`);
@@ -161,9 +187,9 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
   }
   return {
     modelType: type, config,
-    positionOffset: type === 'bart' ? 2 : 0,
-    sinusoidLayout: type === 'marian' ? 'halves' : undefined,
-    layerNormEmbedding: type === 'bart',
+    positionOffset: arch.offset,
+    sinusoidLayout: arch.positions === 'sinusoidal' ? 'halves' : undefined,
+    layerNormEmbedding: arch.lnEmbed,
     finalLogitsBias: true,
     sharedEmbeddings,
     notes,

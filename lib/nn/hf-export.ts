@@ -1,9 +1,10 @@
 /**
  * Writes a Seq2SeqTransformer as a Hugging Face folder (config.json, model.safetensors,
- * generation_config.json) that transformers loads as MarianMTModel or BartForConditionalGeneration:
- * train or fine-tune in Node, serve or analyse in Python. Only models whose computation one of the
- * two architectures performs can be written; any other is refused with the config field that
- * differs, never written approximately. The layout mirrors what save_pretrained writes (the files
+ * generation_config.json) that transformers loads as MarianMTModel, BartForConditionalGeneration,
+ * MBartForConditionalGeneration or PegasusForConditionalGeneration: train or fine-tune in Node,
+ * serve or analyse in Python. Only models whose computation one of those architectures performs
+ * can be written; any other is refused with the config fields that differ, never written
+ * approximately. The layout mirrors what save_pretrained writes (the files
  * in test/fixtures/hf): F32 tensors, tied matrices stored once, final_logits_bias always present.
  */
 import fs from 'node:fs';
@@ -13,8 +14,8 @@ import { resolveOptions, type GenerateOptions } from '../decode/options.js';
 import { writeSafetensors, type WritableTensor } from '../io/safetensors-write.js';
 import type { Seq2SeqModelConfig } from './config.js';
 import { toHfName } from './hf-names.js';
-import type { HfModelType } from '../io/hf-config.js';
-import { Seq2SeqTransformer } from './seq2seq.js';
+import { HF_ARCHITECTURES, type HfModelType } from '../io/hf-config.js';
+import { Seq2SeqTransformer, sinusoidTable } from './seq2seq.js';
 
 export interface SaveHfOptions {
   /** Which architecture to write; default: the one the config matches. */
@@ -33,19 +34,16 @@ function mismatches(c: Seq2SeqModelConfig, type: HfModelType): string[] {
   const need = (field: keyof Seq2SeqModelConfig, want: unknown): void => {
     if (c[field] !== want) out.push(`${field} is ${JSON.stringify(c[field])}, ${type} needs ${JSON.stringify(want)}`);
   };
-  need('norm', 'post');
+  const a = HF_ARCHITECTURES[type];
+  need('norm', a.norm);
   if ((c.kvHeads ?? c.heads) !== c.heads) out.push(`kvHeads (${String(c.kvHeads)}) differs from heads (${c.heads}): ${type} has no grouped-query attention`);
-  if (type === 'marian') {
-    need('positions', 'sinusoidal');
-    need('sinusoidLayout', 'halves');
-    need('positionOffset', 0);
-    need('layerNormEmbedding', false);
-  } else {
-    need('positions', 'learned');
-    need('positionOffset', 2);
-    need('layerNormEmbedding', true);
-    need('tieEmbeddings', true);  // BART's encoder, decoder and output share model.shared
-    if (c.srcVocab !== c.tgtVocab) out.push(`srcVocab (${c.srcVocab}) and tgtVocab (${c.tgtVocab}) differ: bart has one vocabulary`);
+  need('positions', a.positions);
+  if (a.positions === 'sinusoidal') need('sinusoidLayout', 'halves');
+  need('positionOffset', a.offset);
+  need('layerNormEmbedding', a.lnEmbed);
+  if (type !== 'marian') {
+    need('tieEmbeddings', true);  // the encoder, decoder and output share model.shared
+    if (c.srcVocab !== c.tgtVocab) out.push(`srcVocab (${c.srcVocab}) and tgtVocab (${c.tgtVocab}) differ: ${type} has one vocabulary`);
   }
   return out;
 }
@@ -54,7 +52,7 @@ function hfConfig(c: Seq2SeqModelConfig, type: HfModelType): Record<string, unkn
   const shared = c.tieEmbeddings && c.srcVocab === c.tgtVocab;
   return {
     activation_dropout: 0, activation_function: ACTIVATION_NAMES[c.activation],
-    architectures: [type === 'marian' ? 'MarianMTModel' : 'BartForConditionalGeneration'],
+    architectures: [HF_ARCHITECTURES[type].className],
     attention_dropout: c.attentionDropout, bos_token_id: c.bosId, d_model: c.dModel,
     decoder_attention_heads: c.heads, decoder_ffn_dim: c.ffDim, decoder_layerdrop: 0, decoder_layers: c.decoderLayers,
     decoder_start_token_id: c.decoderStartId ?? c.bosId,
@@ -98,7 +96,7 @@ function generationConfig(c: Seq2SeqModelConfig, o: GenerateOptions): Record<str
 
 /**
  * Writes `model` into `dir` (created if needed) as a transformers checkpoint; each file is
- * written atomically. Throws a RangeError listing every config field that neither architecture
+ * written atomically. Throws a RangeError listing every config field that no architecture
  * (or the requested one) can represent.
  */
 export async function saveHfModel(dir: string, model: Seq2SeqTransformer, opts: SaveHfOptions = {}): Promise<void> {
@@ -108,18 +106,22 @@ export async function saveHfModel(dir: string, model: Seq2SeqTransformer, opts: 
   const c = model.config;
   // The same checks generate() makes: a bad option is named here, not written into the folder.
   if (opts.generateOptions !== undefined) resolveOptions(opts.generateOptions, c.maxLen, c.tgtVocab);
-  if (opts.modelType !== undefined && opts.modelType !== 'marian' && opts.modelType !== 'bart')
-    throw new RangeError(`saveHfModel: opts.modelType must be 'marian' or 'bart', got ${JSON.stringify(opts.modelType)}`);
-  const candidates: HfModelType[] = opts.modelType ? [opts.modelType] : ['marian', 'bart'];
+  if (opts.modelType !== undefined && !Object.prototype.hasOwnProperty.call(HF_ARCHITECTURES, opts.modelType))
+    throw new RangeError(`saveHfModel: opts.modelType must be one of ${Object.keys(HF_ARCHITECTURES).map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(opts.modelType)}`);
+  const candidates = opts.modelType ? [opts.modelType] : Object.keys(HF_ARCHITECTURES) as HfModelType[];
   const type = candidates.find((t) => mismatches(c, t).length === 0);
   if (!type) {
     const why = candidates.map((t) => `${t}: ${mismatches(c, t).join('; ')}`).join(' | ');
-    throw new RangeError(`saveHfModel: this model is neither architecture transformers can load (${why})`);
+    throw new RangeError(`saveHfModel: this model is no architecture transformers can load (${why})`);
   }
   const tensors = new Map<string, WritableTensor>();
   for (const [name, p] of model.namedParameters()) tensors.set(toHfName(name), { dtype: 'F32', shape: p.shape, data: p.storage.data });
   // transformers keeps final_logits_bias as a buffer that every Marian/BART checkpoint holds.
   if (!tensors.has('final_logits_bias')) tensors.set('final_logits_bias', { dtype: 'F32', shape: [1, c.tgtVocab], data: new Float32Array(c.tgtVocab) });
+  if (HF_ARCHITECTURES[type].storesSinusoids) {  // Pegasus keeps its fixed tables in the checkpoint
+    const table = sinusoidTable(c.maxLen, c.dModel, 'halves');
+    for (const side of ['encoder', 'decoder']) tensors.set(`model.${side}.embed_positions.weight`, { dtype: 'F32', shape: [c.maxLen, c.dModel], data: table });
+  }
   await fs.promises.mkdir(dir, { recursive: true });
   await writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { metadata: { format: 'pt' } });
   await writeFileAtomic(path.join(dir, 'config.json'), configText(hfConfig(c, type)));

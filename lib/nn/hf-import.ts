@@ -19,7 +19,7 @@ import { readJsonFile as readJson } from '../io/json.js';
 import { readSafetensors, type SafetensorsFile } from '../io/safetensors.js';
 import type { Seq2SeqModelConfig } from './config.js';
 import { fromHfName, toHfName } from './hf-names.js';
-import { Seq2SeqTransformer } from './seq2seq.js';
+import { Seq2SeqTransformer, sinusoidTable } from './seq2seq.js';
 
 /** What loadHfModel reads: Marian's SentencePiece pair, or a byte-level BPE. */
 export type HfTokenizer = MarianTokenizer | ByteLevelBpeTokenizer;
@@ -157,7 +157,6 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
     sinusoidLayout: mapped.sinusoidLayout ?? 'interleaved', layerNormEmbedding: mapped.layerNormEmbedding,
     finalLogitsBias: mapped.finalLogitsBias,
   };
-  if (config.norm === 'pre') throw new RangeError(`${configFile}: normalize_before (pre-LN) checkpoints are not supported yet`);
   const model = new Seq2SeqTransformer(config);
   const params = model.namedParameters();
   const stored = await openWeights(dir);
@@ -181,7 +180,14 @@ export async function loadHfModel(dir: string): Promise<HfModel> {
       : null;
     if (alias && params.has(alias)) { tied.push([hfName, alias]); continue; }
     if (config.positions === 'sinusoidal' && /^(encoder|decoder)\.embed_positions\.weight$/.test(name)) {
-      notes.push(`${hfName} (sinusoids) is recomputed, not read`);
+      // Recomputed, not read; but a stored table that is not the formula's would change outputs.
+      const want = sinusoidTable(config.maxLen + config.positionOffset, config.dModel, config.sinusoidLayout);
+      const got = file.float32(hfName, { finite: true });
+      const rows = Math.min(got.length, want.length);
+      let err = got.length === 0 ? Infinity : 0;
+      for (let i = 0; i < rows; ++i) err = Math.max(err, Math.abs(got[i]! - want[i]!));
+      if (!(err < 1e-4)) throw new RangeError(`${file.file}: tensor '${hfName}' is not the sinusoid table this architecture computes (max |diff| ${err.toExponential(2)})`);
+      notes.push(`${hfName} (sinusoids) is recomputed, not read (checked equal to the stored table, max |diff| ${err.toExponential(1)})`);
       continue;
     }
     throw new RangeError(`${file.file}: tensor '${hfName}' has no place in the model (parameters: ${[...params.keys()].slice(0, 4).join(', ')}, ...)`);

@@ -73,6 +73,12 @@ class Side extends Module {
   }
 }
 
+/** The sinusoid position table [rows, dim] in the given column layout. */
+export function sinusoidTable(rows: number, dim: number, layout: 'interleaved' | 'halves'): Float32Array {
+  const t = kernels.positionEncoding(rows, dim);
+  return layout === 'halves' ? sinesThenCosines(t, rows, dim) : t;
+}
+
 /** Reorders an interleaved sinusoid table [rows, dim] (sin, cos, sin, ...) into sines first, then cosines. */
 function sinesThenCosines(t: Float32Array, rows: number, dim: number): Float32Array {
   const out = new Float32Array(t.length), sines = Math.ceil(dim / 2);
@@ -132,8 +138,7 @@ export class Seq2SeqTransformer extends Module {
   private positionTable(): Tensor {
     if (!this.sinusoid) {
       const c = this.config, rows = c.maxLen + c.positionOffset;
-      const table = kernels.positionEncoding(rows, c.dModel);
-      this.sinusoid = Tensor.fromArray(c.sinusoidLayout === 'halves' ? sinesThenCosines(table, rows, c.dModel) : table, [rows, c.dModel]);
+      this.sinusoid = Tensor.fromArray(sinusoidTable(rows, c.dModel, c.sinusoidLayout), [rows, c.dModel]);
     }
     return this.sinusoid;
   }
