@@ -88,6 +88,21 @@ describe('byte-level BPE', () => {
     }
   });
 
+  // Found by a review against tokenizers 0.23 on random strings; the expected ids follow from this file's vocabulary.
+  it('lstrip/rstrip special tokens take in the whitespace beside them; Rust\'s whitespace class; a BOM is kept', async () => {
+    const j = tokenizerJson('strings');
+    const added = (j.added_tokens as Record<string, unknown>[]).map((a) => (a.content === '<pad>' ? { ...a, lstrip: true, rstrip: true } : a));
+    const t = await load({ ...j, added_tokens: added });
+    expect([...t.encode('a <pad> b', { addSpecial: false })]).toEqual([byteId(97), 1, byteId(98)]);
+    const plain = await load(j);
+    expect([...plain.encode('a <pad> b', { addSpecial: false })]).toEqual([byteId(97), byteId(32), 1, byteId(32), byteId(98)]);
+    // U+0085 is whitespace to Rust (and Unicode), U+FEFF is not: "  \u0085" is one whitespace run before "b".
+    expect(preTokenize('a  \u0085b')).toEqual(['a', '  ', '\u0085', 'b']);
+    expect(preTokenize('a  \ufeffb')).toEqual(['a', ' ', ' \ufeff', 'b']);
+    expect(plain.decode(plain.encode('\ufeffthe', { addSpecial: false }))).toBe('\ufeffthe');
+    expect(() => plain.encode('\udc00')).toThrow(/text has a lone surrogate \(U\+DC00\) at index 0/);
+  });
+
   it('add_prefix_space puts a space before each text segment', async () => {
     const j = tokenizerJson('strings');
     const t = await load({ ...j, pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, use_regex: true } });

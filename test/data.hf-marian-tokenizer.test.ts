@@ -34,6 +34,14 @@ describe('against sentencepiece 0.2.2 and transformers 5.18', () => {
     }
     expect([...t.encode('Hello', { addEos: false })]).toEqual(cases[0]!.source_ids.slice(0, -1).slice(0, 6));
   });
+
+  // Found by a review that ran transformers 5.18 on random strings; each expected value is what it returned.
+  it('special tokens written in the text, bare language codes, lone surrogates', async () => {
+    const t = await MarianTokenizer.fromHfFolder(FIXTURE);
+    expect([...t.encode('x</s>y')]).toEqual([3, 30, 0, 3, 45, 0]);   // split out, each side segmented on its own
+    expect([...t.encode('>><< hi')].slice(0, 1)).toEqual([1]);         // ">><<" is a (unknown) language code
+    expect(() => t.encode('a\ud800b')).toThrow(/text has a lone surrogate \(U\+D800\) at index 1/);
+  });
 });
 
 // ----- hand-built models -----
@@ -89,9 +97,24 @@ describe('hand-built unigram models', () => {
     expect(raw.normalize('a  b')).toBe(' a b');
   });
 
-  it('a user-defined piece wins over its parts', () => {
+  it('a user-defined piece wins over its parts, and is matched before normalization', () => {
     const m = new SentencePieceModel(model([...PIECES, ['ba', -50, 4]]));
     expect(m.encode('aba').map((p) => p.piece)).toEqual(['▁a', 'ba']);
+    // sentencepiece scores it length * max(max_score, FLT_MIN) - 0.1, about -0.1 here: it beats xy + z = -1.5.
+    const xyz = new SentencePieceModel(model([['<unk>', 0, 2], ['▁', -3], ['xy', -0.5], ['z', -1], ['xyz', 0, 4]]));
+    expect(xyz.encode('xyz').map((p) => p.piece)).toEqual(['▁', 'xyz']);
+  });
+
+  it('scores add in float32, as sentencepiece: near-ties break its way', () => {
+    // sentencepiece 0.2.2 on source.spm; with float64 sums the 24-dash case ends "--", "-------------" instead.
+    const m = new SentencePieceModel(new Uint8Array(fs.readFileSync(path.join(FIXTURE, 'source.spm'))), 'source.spm');
+    expect(m.encode('-'.repeat(24)).map((p) => p.piece)).toEqual(['▁', '-', '--', '--', '--', '--', '-------------', '--']);
+    expect(m.encode('-'.repeat(30)).map((p) => p.piece)).toEqual(['▁', '-------------', '-------------', '--', '--']);
+  });
+
+  it('a BOM is a character; an empty text has no pieces', () => {
+    expect(new SentencePieceModel(model(PIECES)).encode('\ufeffa').map((p) => p.piece)).toEqual(['▁', '\ufeff', 'a']);  // a BOM is a character
+    expect(new SentencePieceModel(model(PIECES, [], [[4, 0]])).encode('')).toEqual([]);
   });
 
   it('unsupported or broken models are errors naming the file', () => {

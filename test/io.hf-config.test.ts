@@ -66,6 +66,13 @@ describe('notes', () => {
     expect([p.config.norm, p.config.positions, p.sinusoidLayout, p.layerNormEmbedding]).toEqual(['pre', 'sinusoidal', 'halves', false]);
   });
 
+  it('no decoder_start_token_id (mbart-large-cc25): bos_token_id starts the decoder, as transformers falls back to it', () => {
+    const { decoder_start_token_id: _, ...h } = { ...bartJson(), model_type: 'mbart' };
+    const r = mapHfConfig(h);
+    expect([r.config.decoderStartId, r.config.bosId]).toEqual([0, 0]);
+    expect(r.notes).toContain('decoder_start_token_id is absent: bos_token_id (0) starts the decoder, as transformers falls back to it');
+  });
+
   it('Marian with separate source/target vocabularies', () => {
     const r = mapHfConfig({ ...marianJson(), share_encoder_decoder_embeddings: false, decoder_vocab_size: 120 });
     expect(r.config).toMatchObject({ srcVocab: 96, tgtVocab: 120 });

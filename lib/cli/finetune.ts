@@ -42,7 +42,7 @@ export async function finetune(argv: readonly string[]): Promise<void> {
     bos: model.decoderStartId, eos: c.eosId, padId: c.padId });
   log(`fine-tuning ${dir} (${model.numParameters().toLocaleString('en-US')} parameters) on ${pairs.length} pairs from ${data}; ${steps} steps`);
   const trainer = new Trainer(model, { optimizer: { kind: 'adamw', lr, weightDecay: 0 },
-    labelSmoothing: numFlag(p, 'label-smoothing', 0.1, 0, 0.99),
+    labelSmoothing: numFlag(p, 'label-smoothing', 0, 0, 0.99),  // transformers' Seq2SeqTrainer default
     schedule: { kind: 'inverseSqrt', lr, warmup: Math.min(100, Math.max(1, Math.floor(steps / 10))) } });
   const bar = new ProgressBar();
   const r = await trainer.fit(loader, { steps, onProgress: (x) => bar.update(x) });

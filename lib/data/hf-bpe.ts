@@ -10,9 +10,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readJsonFile as readJson } from '../io/json.js';
+import { checkText } from './sentencepiece.js';
+
+/**
+ * Whitespace as the tokenizers library (Rust) sees it: Unicode White_Space. JavaScript's \s
+ * differs (it has U+FEFF and lacks U+0085), so the class is spelled out.
+ */
+const WS = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 
 /** GPT-2's pre-tokenization: contractions, letters, digits, other symbols, each with an optional leading space; whitespace runs. */
-const PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+const PRETOKENIZE = new RegExp(`'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`, 'gu');
+const TRIM_WS = new RegExp(`^[${WS}]+|[${WS}]+$`, 'gu');
 
 /** The pieces GPT-2's pre-tokenization cuts `text` into (exported for tests and for inspection). */
 export function preTokenize(text: string): string[] {
@@ -38,6 +46,8 @@ export interface ByteLevelBpeOptions {
   merges: readonly (readonly [string, string])[];
   /** Special tokens matched in the input text before pre-tokenization (content -> id). */
   specialTokens?: ReadonlyMap<string, number>;
+  /** Special tokens that take in the whitespace on their left (lstrip) or right (rstrip), as RoBERTa's <mask>. */
+  strip?: ReadonlyMap<string, { lstrip: boolean; rstrip: boolean }>;
   /** Ids put before / after a sequence by the post-processor (BART: [0] and [2]). */
   prefix?: readonly number[];
   suffix?: readonly number[];
@@ -81,8 +91,11 @@ export class ByteLevelBpeTokenizer {
       const key = `${a} ${b}`;
       if (!this.ranks.has(key)) this.ranks.set(key, i);
     });
-    const escaped = [...this.special.keys()].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    this.specialPattern = escaped.length ? new RegExp(`(${escaped.join('|')})`, 'u') : null;
+    const alternatives = [...this.special.keys()].sort((a, b) => b.length - a.length).map((s) => {
+      const st = o.strip?.get(s);
+      return `${st?.lstrip ? `[${WS}]*` : ''}${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${st?.rstrip ? `[${WS}]*` : ''}`;
+    });
+    this.specialPattern = alternatives.length ? new RegExp(`(${alternatives.join('|')})`, 'u') : null;
   }
 
   /**
@@ -90,13 +103,14 @@ export class ByteLevelBpeTokenizer {
    * `addSpecial`) is false. `addEos` is the name generate() uses for "add the specials a source takes".
    */
   encode(text: string, options: { addEos?: boolean; addSpecial?: boolean } = {}): Int32Array {
-    if (typeof text !== 'string') throw new TypeError('ByteLevelBpeTokenizer.encode: text must be a string');
+    checkText(text, 'ByteLevelBpeTokenizer.encode: text');
     const special = options.addSpecial ?? options.addEos ?? true;
     const out: number[] = special ? [...(this.o.prefix ?? [])] : [];
     const parts = this.specialPattern ? text.split(this.specialPattern) : [text];
     parts.forEach((part, i) => {
       if (part === '') return;
-      if (i % 2 === 1) { out.push(this.special.get(part)!); return; }  // split() puts the captured specials at odd indices
+      // split() puts the captured specials at odd indices (with the whitespace lstrip/rstrip took in).
+      if (i % 2 === 1) { out.push(this.special.get(part) ?? this.special.get(part.replace(TRIM_WS, ''))!); return; }
       // As the tokenizers library: every text segment between special tokens gets the space.
       const t = this.o.addPrefixSpace && !part.startsWith(' ') ? ` ${part}` : part;
       for (const piece of preTokenize(t)) out.push(...this.word(piece));
@@ -121,7 +135,7 @@ export class ByteLevelBpeTokenizer {
     let text = '';
     let bytes: number[] = [];
     const flush = (): void => {
-      if (bytes.length) text += new TextDecoder().decode(Uint8Array.from(bytes));
+      if (bytes.length) text += new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(bytes));
       bytes = [];
     };
     for (let i = 0; i < ids.length; ++i) {
@@ -231,11 +245,13 @@ function fromTokenizerJson(j: unknown, file: string): ByteLevelBpeTokenizer {
   const merges = model.merges.map((m: unknown, i: number) => mergePair(m, `${file}: model.merges[${i}]`));
   const { addPrefixSpace } = byteLevelPretokenizer(t.pre_tokenizer, file);
   const specialTokens = new Map<string, number>();
+  const strip = new Map<string, { lstrip: boolean; rstrip: boolean }>();
   if (Array.isArray(t.added_tokens)) {
     t.added_tokens.forEach((a: unknown, i: number) => {
       const o = obj(a, `${file}: added_tokens[${i}]`);
       if (typeof o.content !== 'string' || typeof o.id !== 'number') throw new TypeError(`${file}: added_tokens[${i}] needs a string content and a numeric id`);
       specialTokens.set(o.content, o.id);
+      if (o.lstrip === true || o.rstrip === true) strip.set(o.content, { lstrip: o.lstrip === true, rstrip: o.rstrip === true });
     });
   }
   const idOf = (tok: string, where: string): number => {
@@ -260,7 +276,7 @@ function fromTokenizerJson(j: unknown, file: string): ByteLevelBpeTokenizer {
     throw new RangeError(`${file}: post_processor ${JSON.stringify(pp.type)} is not supported`);
   }
   const unk = typeof model.unk_token === 'string' ? idOf(model.unk_token, 'model.unk_token') : undefined;
-  return new ByteLevelBpeTokenizer({ vocab, merges, specialTokens, prefix, suffix, addPrefixSpace, ...(unk !== undefined ? { unkId: unk } : {}) });
+  return new ByteLevelBpeTokenizer({ vocab, merges, specialTokens, strip, prefix, suffix, addPrefixSpace, ...(unk !== undefined ? { unkId: unk } : {}) });
 }
 
 /** vocab.json + merges.txt (the "slow" tokenizer files): specials <s> ... </s> as RoBERTa/BART, when the vocabulary has them. */

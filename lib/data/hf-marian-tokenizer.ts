@@ -1,8 +1,8 @@
 /**
- * transformers' MarianTokenizer: source text is segmented by source.spm, target text by
- * target.spm, and pieces become ids through the shared vocab.json (a piece it lacks is <unk>);
- * a sequence ends with </s>. A leading language code (">>fra<<", multilingual models) is kept as
- * its own token. Decoding joins runs of ordinary pieces with the target model's rules and writes
+ * transformers' MarianTokenizer: the text is split at special tokens written in it (</s>, <unk>,
+ * <pad>); each other part, after a leading language code (">>fra<<", multilingual models: kept as
+ * its own token), is segmented by source.spm (target.spm for targets), and pieces become ids
+ * through the shared vocab.json (a piece it lacks is <unk>); a sequence ends with </s>. Decoding joins runs of ordinary pieces with the target model's rules and writes
  * special tokens as they are, as transformers' convert_tokens_to_string does. (transformers also
  * runs sacremoses' punctuation normalizer when that Python package is installed; that is not done
  * here, as it is not when the package is absent.)
@@ -10,9 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readJsonFile } from '../io/json.js';
-import { SentencePieceModel } from './sentencepiece.js';
-
-const LANGUAGE_CODE = /^>>.+?<<\s*/u;
+import { SentencePieceModel, checkText } from './sentencepiece.js';
 
 export interface MarianSpecialTokens { eos: string; unk: string; pad: string }
 
@@ -23,6 +21,7 @@ export class MarianTokenizer {
   readonly padId: number;
   private readonly tokens: string[];
   private readonly special: Set<number>;
+  private readonly specialPattern: RegExp;
 
   constructor(private readonly source: SentencePieceModel, private readonly target: SentencePieceModel,
     private readonly vocab: ReadonlyMap<string, number>, names: MarianSpecialTokens = { eos: '</s>', unk: '<unk>', pad: '<pad>' }) {
@@ -40,6 +39,8 @@ export class MarianTokenizer {
     this.tokens = new Array<string>(this.vocabSize).fill('');
     for (const [t, v] of vocab) this.tokens[v] = t;
     this.special = new Set([this.eosId, this.unkId, this.padId]);
+    const specials = [names.eos, names.unk, names.pad].sort((a, b) => b.length - a.length);
+    this.specialPattern = new RegExp(`(${specials.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`, 'u');
   }
 
   /** Source ids of `text`, then </s> unless addEos is false. */
@@ -76,14 +77,19 @@ export class MarianTokenizer {
   }
 
   private ids(model: SentencePieceModel, text: string, eos: boolean): Int32Array {
-    if (typeof text !== 'string') throw new TypeError('MarianTokenizer.encode: text must be a string');
+    checkText(text, 'MarianTokenizer.encode: text');
     const out: number[] = [];
-    const code = LANGUAGE_CODE.exec(text);
-    if (code) {
-      out.push(this.vocab.get(code[0].trim()) ?? this.unkId);
-      text = text.slice(code[0].length);
-    }
-    for (const p of model.encode(text)) out.push(p.id === model.unkId ? this.unkId : this.vocab.get(p.piece) ?? this.unkId);
+    text.split(this.specialPattern).forEach((part, i) => {
+      if (i % 2 === 1) { out.push(this.vocab.get(part)!); return; }  // split() puts the captured specials at odd indices
+      if (part === '') return;
+      // transformers' remove_language_code: ">>" at the start up to the first "<<".
+      const end = part.startsWith('>>') ? part.indexOf('<<') : -1;
+      if (end !== -1) {
+        out.push(this.vocab.get(part.slice(0, end + 2)) ?? this.unkId);
+        part = part.slice(end + 2);
+      }
+      for (const p of model.encode(part)) out.push(p.id === model.unkId ? this.unkId : this.vocab.get(p.piece) ?? this.unkId);
+    });
     if (eos) out.push(this.eosId);
     return Int32Array.from(out);
   }

@@ -4,15 +4,19 @@
  *   1. normalize: the model's precompiled character map (a darts-clone double-array trie over UTF-8
  *      bytes, longest match wins; nmt_nfkc for most models), then whitespace rules: leading,
  *      trailing and repeated spaces dropped, a dummy prefix space, spaces written as '▁';
- *   2. segment: Viterbi over the pieces' log-probabilities (the best-scoring segmentation); a
- *      character no piece covers is an unknown piece scored min_score - 10, and runs of unknown
- *      characters become one unknown piece;
+ *   2. segment: Viterbi over the pieces' log-probabilities (the best-scoring segmentation, sums
+ *      in float32 as sentencepiece adds them, so near-ties break the same way); a character no
+ *      piece covers is an unknown piece scored min_score - 10, and runs of unknown characters
+ *      become one unknown piece; user-defined pieces are matched on the raw text, before the
+ *      character map, and win (scored length * max(max_score, FLT_MIN) - 0.1 as sentencepiece does);
  *   3. decode: pieces joined, '▁' back to spaces, the dummy prefix space removed.
  * BPE, word and char models, byte fallback and whitespace-as-suffix are errors naming them.
  */
 
 const SPACE = '\u2581';  // '▁'
 const UNK_PENALTY = 10;
+const FLT_MIN = 1.1754943508222875e-38;
+const f32 = Math.fround;
 
 /** Piece types of sentencepiece_model.proto. */
 const enum PieceType { Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 }
@@ -104,8 +108,11 @@ export class SentencePieceModel {
   private readonly addDummyPrefix: boolean;
   private readonly removeExtraWhitespaces: boolean;
   private readonly escapeWhitespaces: boolean;
+  /** User-defined pieces as UTF-8, longest first: matched on the raw text before normalization. */
+  private readonly userDefined: Uint8Array[];
   private readonly utf8 = new TextEncoder();
-  private readonly text = new TextDecoder();
+  // ignoreBOM: a U+FEFF in the text is a character like any other, not a byte-order mark to drop.
+  private readonly text = new TextDecoder('utf-8', { ignoreBOM: true });
 
   /** Parses a serialized ModelProto; `what` (a file name) labels errors. */
   constructor(bytes: Uint8Array, what = 'SentencePiece model') {
@@ -160,8 +167,10 @@ export class SentencePieceModel {
     if (unk < 0) throw new RangeError(`${what}: no unknown piece`);
     this.unkId = unk;
     this.maxPieceChars = maxChars;
-    this.unkScore = min - UNK_PENALTY;
-    this.maxScore = max;
+    this.unkScore = f32(min - UNK_PENALTY);
+    this.maxScore = Math.max(max, FLT_MIN);  // sentencepiece starts its maximum at FLT_MIN
+    this.userDefined = pieces.filter((p) => p.type === PieceType.UserDefined && p.piece.length > 0)
+      .map((p) => this.utf8.encode(p.piece)).sort((a, b) => b.length - a.length);
     // precompiled_charsmap: [trie size: uint32 LE][trie units: uint32 LE][normalized strings, NUL-terminated]
     if (charsmap && charsmap.length >= 4) {
       const dv = new DataView(charsmap.buffer, charsmap.byteOffset, charsmap.byteLength);
@@ -187,8 +196,16 @@ export class SentencePieceModel {
 
   /** The text as the model sees it before segmentation (sentencepiece's Normalize). */
   normalize(text: string): string {
+    checkText(text);
+    if (text === '') return '';
     const bytes = this.utf8.encode(text);
     const chunk = (at: number): [string, number] => {
+      for (const u of this.userDefined) {  // longest first: passed through as they are
+        if (at + u.length > bytes.length) continue;
+        let k = 0;
+        while (k < u.length && bytes[at + k] === u[k]) ++k;
+        if (k === u.length) return [this.text.decode(u), u.length];
+      }
       const m = this.trie?.longestPrefix(bytes, at) ?? null;
       if (m) {
         let end = m.value;
@@ -233,7 +250,7 @@ export class SentencePieceModel {
     const chars = [...this.normalize(text)];
     const n = chars.length;
     // best[i]: the best path over chars[0..i): score, where its last piece starts, its id.
-    const score = new Float64Array(n + 1).fill(-Infinity), from = new Int32Array(n + 1).fill(-1), ids = new Int32Array(n + 1);
+    const score = new Float32Array(n + 1).fill(-Infinity), from = new Int32Array(n + 1).fill(-1), ids = new Int32Array(n + 1);
     score[0] = 0;
     for (let s = 0; s < n; ++s) {
       if (score[s] === -Infinity) continue;
@@ -244,14 +261,14 @@ export class SentencePieceModel {
         const id = this.index.get(piece);
         if (id === undefined) continue;
         const p = this.pieces[id]!;
-        // User-defined pieces always win over their parts, as sentencepiece scores them.
-        const sc = p.type === PieceType.UserDefined ? len * this.maxScore - 0.1 : p.score;
+        // User-defined pieces win over their parts, as sentencepiece scores them (length in bytes).
+        const sc = p.type === PieceType.UserDefined ? f32(f32(this.utf8.encode(piece).length * this.maxScore) - 0.1) : p.score;
         if (len === 1) single = true;
-        const total = score[s]! + sc;
+        const total = f32(score[s]! + sc);
         if (from[s + len] === -1 || total > score[s + len]!) { score[s + len] = total; from[s + len] = s; ids[s + len] = id; }
       }
       if (!single) {
-        const total = score[s]! + this.unkScore;
+        const total = f32(score[s]! + this.unkScore);
         if (from[s + 1] === -1 || total > score[s + 1]!) { score[s + 1] = total; from[s + 1] = s; ids[s + 1] = this.unkId; }
       }
     }
@@ -268,10 +285,28 @@ export class SentencePieceModel {
     return merged;
   }
 
-  /** Text of pieces (sentencepiece's DecodePieces): joined, '▁' as spaces, the dummy prefix space dropped. */
+  /**
+   * Text of pieces (sentencepiece's DecodePieces): '▁' as spaces; the dummy prefix space is
+   * dropped from the first piece, and from the ones after it while they come out empty.
+   */
   decodePieces(pieces: readonly string[]): string {
-    let s = pieces.join('');
-    if (this.addDummyPrefix && s.startsWith(SPACE)) s = s.slice(1);
-    return s.replaceAll(SPACE, ' ');
+    let out = '', atStart = this.addDummyPrefix;
+    for (let p of pieces) {
+      if (atStart) {
+        if (p.startsWith(SPACE)) p = p.slice(1);
+        if (p.length) atStart = false;
+      }
+      out += p;
+    }
+    return out.replaceAll(SPACE, ' ');
   }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text must be valid Unicode: a lone surrogate has no UTF-8 form (transformers raises on it too). */
+export function checkText(text: unknown, name = 'text'): asserts text is string {
+  if (typeof text !== 'string') throw new TypeError(`${name} must be a string`);
+  const m = LONE_SURROGATE.exec(text);
+  if (m) throw new RangeError(`${name} has a lone surrogate (U+${m[0].charCodeAt(0).toString(16).toUpperCase()}) at index ${m.index}: not valid Unicode`);
 }

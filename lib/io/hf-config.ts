@@ -142,13 +142,22 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
 
   const padId = int('pad_token_id');
   const eosId = int('eos_token_id');
-  const decoderStartId = int('decoder_start_token_id');
+  let decoderStartId: number;
   let bosId: number;
-  if (h.bos_token_id === undefined || h.bos_token_id === null) {
-    used.add('bos_token_id');
+  if (h.decoder_start_token_id == null) {
+    // transformers' generate() falls back to bos_token_id (mbart-large-cc25's config has no start id).
+    used.add('decoder_start_token_id');
+    decoderStartId = int('bos_token_id');
     bosId = decoderStartId;
-    notes.push(`bos_token_id is ${h.bos_token_id === null ? 'null' : 'absent'}: bosId set to decoder_start_token_id (${decoderStartId})`);
-  } else bosId = int('bos_token_id');
+    notes.push(`decoder_start_token_id is ${h.decoder_start_token_id === null ? 'null' : 'absent'}: bos_token_id (${decoderStartId}) starts the decoder, as transformers falls back to it`);
+  } else {
+    decoderStartId = int('decoder_start_token_id');
+    if (h.bos_token_id === undefined || h.bos_token_id === null) {
+      used.add('bos_token_id');
+      bosId = decoderStartId;
+      notes.push(`bos_token_id is ${h.bos_token_id === null ? 'null' : 'absent'}: bosId set to decoder_start_token_id (${decoderStartId})`);
+    } else bosId = int('bos_token_id');
+  }
 
   for (const key of ['activation_dropout', 'encoder_layerdrop', 'decoder_layerdrop']) {
     const v = get(key);
