@@ -20,13 +20,57 @@ import * as ops from '../ops/index.js';
 import { noGrad } from '../tensor.js';
 import type { PaddedSources } from './sources.js';
 
-/** The error an aborted generate rejects with: the signal's reason when it is an AbortError, else a new one. */
+// The TimeoutErrors of options.timeoutMs: an aborted generate rejects with them as they are.
+const deadlineErrors = new WeakSet<DOMException>();
+
+/**
+ * The error an aborted generate rejects with: the signal's reason when it is an AbortError (or the
+ * TimeoutError of options.timeoutMs), else a new AbortError whose cause is the reason.
+ */
 export function abortError(signal: AbortSignal): DOMException {
   const r: unknown = signal.reason;
-  if (r instanceof DOMException && r.name === 'AbortError') return r;
+  if (r instanceof DOMException && (r.name === 'AbortError' || deadlineErrors.has(r))) return r;
   const e = new DOMException('generate was aborted', 'AbortError');
   // The signal's own reason (a custom error or value) stays reachable.
   Object.defineProperty(e, 'cause', { value: r, configurable: true, writable: true });
+  return e;
+}
+
+export interface Deadline {
+  /** Fires on the caller's signal or at the deadline, whichever comes first (null: neither given). */
+  signal: AbortSignal | null;
+  /** Stops the timer and the listener on the caller's signal; call it when the call settles. */
+  dispose(): void;
+}
+
+/**
+ * options.signal combined with options.timeoutMs: the returned signal aborts with the caller's
+ * reason, or at the deadline with a DOMException named 'TimeoutError' naming options.timeoutMs.
+ */
+export function deadline(signal: AbortSignal | null, timeoutMs: number | null, what = 'generate'): Deadline {
+  if (timeoutMs === null) return { signal, dispose: () => {} };
+  const ctl = new AbortController();
+  const timer = setTimeout(() => {
+    const e = new DOMException(`${what}: timed out after ${timeoutMs} ms (options.timeoutMs); the decoding was stopped`, 'TimeoutError');
+    deadlineErrors.add(e);
+    ctl.abort(e);
+  }, timeoutMs);
+  const onAbort = (): void => ctl.abort(signal!.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ctl.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** A TimeoutError rebuilt from a message (the worker's reply): aborted generates reject with it as it is. */
+export function timeoutError(message: string): DOMException {
+  const e = new DOMException(message, 'TimeoutError');
+  deadlineErrors.add(e);
   return e;
 }
 

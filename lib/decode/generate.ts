@@ -4,14 +4,14 @@
 // streamHere are the same on the calling thread (see engine.ts for scheduling and buffers).
 import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import { beamSearch } from './beam.js';
-import { Engine } from './engine.js';
+import { deadline, Engine } from './engine.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
 import { greedyOrSample } from './search.js';
 import { decodeWorkerFor } from './worker-client.js';
 import { padSources, type PaddedSources, type SourceBatch } from './sources.js';
 import type { GenerateResult, Hypothesis, StreamToken } from './types.js';
 
-export type { GenerateOptions, GenerateTokenizer } from './options.js';
+export type { GenerateLimits, GenerateOptions, GenerateTokenizer } from './options.js';
 export type { Source, SourceBatch } from './sources.js';
 export type { GenerateResult, Hypothesis, StreamToken } from './types.js';
 
@@ -28,22 +28,45 @@ export function checkGenerate(model: Seq2SeqTransformer, src: SourceBatch, optio
   prepare(model, src, options);
 }
 
+/** options with timeoutMs folded into signal (so the deadline runs once, on the calling thread). */
+function withSignal(options: GenerateOptions | undefined, signal: AbortSignal | null): GenerateOptions {
+  const { timeoutMs: _t, signal: _s, ...rest } = options ?? {};
+  return signal ? { ...rest, signal } : rest;
+}
+
 /**
  * Generates for every source of the batch: greedy search (default), sampling (doSample) or beam
  * search (numBeams > 1). Resolves with ids, scores, texts (with a tokenizer) and, on request,
- * cross-attention weights; rejects with an AbortError when options.signal fires (checked between
- * steps), with a TypeError/RangeError naming a bad option or source before any work.
+ * cross-attention weights; rejects with an AbortError when options.signal fires and with a
+ * TimeoutError when options.timeoutMs passes (both checked between steps), with a
+ * TypeError/RangeError naming a bad option or source, or a request beyond options.limits, before
+ * any work.
  */
 export async function generate(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): Promise<GenerateResult> {
   const o = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
   padSources(src, model.config, o);  // every bad option or source is named here, before any work
   const worker = o.thread === 'main' ? null : decodeWorkerFor(model, options);
-  if (worker) return worker.generate(src, options ?? {});
-  return generateHere(model, src, options);
+  const d = deadline(o.signal, o.timeoutMs);
+  try {
+    const opts = o.timeoutMs === null ? options : withSignal(options, d.signal);
+    if (worker) return await worker.generate(src, opts ?? {});
+    return await generateHere(model, src, opts);
+  } finally {
+    d.dispose();
+  }
 }
 
 /** generate() on this thread: the decoding steps run between event-loop turns (the worker runs this). */
 export async function generateHere(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): Promise<GenerateResult> {
+  const r = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
+  if (r.timeoutMs !== null) {
+    const d = deadline(r.signal, r.timeoutMs);
+    try {
+      return await generateHere(model, src, withSignal(options, d.signal));
+    } finally {
+      d.dispose();
+    }
+  }
   const { o, s, engine } = prepare(model, src, options);
   let sequences: Hypothesis[][];
   if (o.numBeams > 1) {
@@ -74,15 +97,28 @@ export async function* stream(model: Seq2SeqTransformer, src: SourceBatch, optio
   padSources(src, model.config, r);
   if (r.numBeams > 1) throw new RangeError('stream: options.numBeams > 1 is not supported (beam hypotheses change until the search ends); use generate');
   const worker = r.thread === 'main' ? null : decodeWorkerFor(model, options);
-  if (worker) {
-    yield* worker.stream(src, options ?? {});
-    return;
+  const d = deadline(r.signal, r.timeoutMs, 'stream');
+  try {
+    const opts = r.timeoutMs === null ? options : withSignal(options, d.signal);
+    if (worker) yield* worker.stream(src, opts ?? {});
+    else yield* streamHere(model, src, opts);
+  } finally {
+    d.dispose();
   }
-  yield* streamHere(model, src, options);
 }
 
 /** stream() on this thread (the worker runs this). */
 export async function* streamHere(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): AsyncGenerator<StreamToken, void, undefined> {
+  const r = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
+  if (r.timeoutMs !== null) {
+    const d = deadline(r.signal, r.timeoutMs, 'stream');
+    try {
+      yield* streamHere(model, src, withSignal(options, d.signal));
+    } finally {
+      d.dispose();
+    }
+    return;
+  }
   const { o, s, engine } = prepare(model, src, options);
   if (o.numBeams > 1) throw new RangeError('stream: options.numBeams > 1 is not supported (beam hypotheses change until the search ends); use generate');
   const sequences: Hypothesis[][] = Array.from({ length: s.batch }, () => []);

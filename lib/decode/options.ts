@@ -1,5 +1,37 @@
 // Options of generate()/stream(), their defaults (Hugging Face's GenerationConfig where it has
-// one) and their validation: a bad value throws a TypeError or RangeError naming the option.
+// one) and their validation: a bad value throws a TypeError or RangeError naming the option. The
+// limits bound the work one call may ask for (beams, new tokens, source tokens, sources, decoder
+// rows), so a single call cannot run for minutes or take gigabytes by accident; a request beyond a
+// limit is a RangeError naming the option, the limit and how to raise it.
+
+/**
+ * Bounds on the work of one generate/stream call. Each is an integer >= 1, or Infinity for none;
+ * options.limits replaces the defaults (DEFAULT_LIMITS) one field at a time.
+ */
+export interface GenerateLimits {
+  /** Most beams (options.numBeams). Default 64. */
+  maxBeams?: number;
+  /** Most new tokens (options.maxNewTokens); the model's maxLen bounds it anyway. Default: the model's maxLen. */
+  maxNewTokens?: number;
+  /** Most tokens in one source (string sources: after encoding); maxLen bounds it anyway. Default: the model's maxLen. */
+  maxSourceTokens?: number;
+  /** Most sources in one call. Default 256. */
+  maxBatch?: number;
+  /**
+   * Most decoder rows decoded together, the cost of every step and the size of the KV cache:
+   * sources x numBeams in beam search, sources x numReturnSequences otherwise. Default 1024.
+   */
+  maxRows?: number;
+}
+
+/** The limits a call gets when it sets none (maxNewTokens and maxSourceTokens: the model's maxLen). */
+export const DEFAULT_LIMITS: Readonly<{ maxBeams: number; maxBatch: number; maxRows: number }> = Object.freeze({ maxBeams: 64, maxBatch: 256, maxRows: 1024 });
+
+/** The largest options.timeoutMs (setTimeout's range). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Largest options.seed: the sampler uses the seed's 53 bits. */
+const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 /** The tokenizer surface generate() needs: attnode's tokenizers fit, so does any encode/decode pair. */
 export interface GenerateTokenizer {
@@ -52,10 +84,21 @@ export interface GenerateOptions {
   topK?: number;
   /** Sampling: keep the smallest set of most likely tokens with probability >= topP, in (0, 1]. Default 1. */
   topP?: number;
-  /** Sampling seed: the same seed gives the same samples, whatever the batch, thread count or concurrency. Default 0. */
+  /**
+   * Sampling seed, an integer in [0, 2^53 - 1]: the same seed gives the same samples, whatever the
+   * batch, thread count or concurrency. Default 0.
+   */
   seed?: number;
   /** Aborting stops generation within one decoding step and rejects with an AbortError. */
   signal?: AbortSignal;
+  /**
+   * A deadline, in ms from the call (stream: from its first next()): once it passes, generation
+   * stops within one decoding step and the call rejects (the iterator throws) with a DOMException
+   * named 'TimeoutError'. Combines with signal (whichever fires first). Default none.
+   */
+  timeoutMs?: number;
+  /** Bounds on the work of this call, replacing DEFAULT_LIMITS field by field (see GenerateLimits). */
+  limits?: GenerateLimits;
   /**
    * Where the decoding steps run: 'worker' (default) on the model's decoding worker thread, so the
    * event loop never runs a kernel of it; 'main' on this thread between event-loop turns (also the
@@ -89,6 +132,8 @@ export interface ResolvedOptions {
   topP: number;
   seed: number;
   signal: AbortSignal | null;
+  timeoutMs: number | null;
+  limits: Required<GenerateLimits>;
   tokenizer: GenerateTokenizer | null;
   thread: 'worker' | 'main';
   sourceEos: boolean;
@@ -97,7 +142,7 @@ export interface ResolvedOptions {
 
 const KEYS: readonly (keyof GenerateOptions)[] = [
   'maxNewTokens', 'minNewTokens', 'forceEos', 'suppressTokens', 'forceFirstToken', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
-  'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'tokenizer', 'sourceEos', 'returnAttention', 'thread',
+  'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'timeoutMs', 'limits', 'tokenizer', 'sourceEos', 'returnAttention', 'thread',
 ];
 
 function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER, why = ''): number {
@@ -129,6 +174,29 @@ function tokenList(name: string, v: unknown, vocab: number | undefined): number[
   return v.map((t: unknown, i) => tokenId(`${name}[${i}]`, t, vocab));
 }
 
+const LIMIT_KEYS: readonly (keyof GenerateLimits)[] = ['maxBeams', 'maxNewTokens', 'maxSourceTokens', 'maxBatch', 'maxRows'];
+
+/** options.limits over the defaults, each checked (an integer >= 1 or Infinity). */
+export function resolveLimits(limits: GenerateLimits | undefined, maxLen: number): Required<GenerateLimits> {
+  const r: Required<GenerateLimits> = { ...DEFAULT_LIMITS, maxNewTokens: maxLen, maxSourceTokens: maxLen };
+  if (limits === undefined) return r;
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) throw new TypeError('generate: options.limits must be an object');
+  for (const [k, v] of Object.entries(limits)) {
+    if (!(LIMIT_KEYS as readonly string[]).includes(k)) throw new TypeError(`generate: options.limits.${k} is not a limit (known: ${LIMIT_KEYS.join(', ')})`);
+    if (v === undefined) continue;
+    if (typeof v !== 'number') throw new TypeError(`generate: options.limits.${k} must be a number, got ${typeof v}`);
+    if (v !== Infinity && (!Number.isInteger(v) || v < 1)) throw new RangeError(`generate: options.limits.${k} must be an integer >= 1 or Infinity, got ${v}`);
+    r[k as keyof GenerateLimits] = v;
+  }
+  return r;
+}
+
+/** The RangeError of a request beyond a limit: names the option, the limit and how to raise it. */
+export function overLimit(what: string, value: number, limit: keyof GenerateLimits, bound: number, hint = ''): RangeError {
+  return new RangeError(`generate: ${what} = ${value} is above the limit options.limits.${limit} = ${bound}${hint}; ` +
+    `ask for less, or raise it (e.g. options.limits: { ${limit}: ${value} })`);
+}
+
 /** Fills defaults and checks every option against a model with this maxLen (and target vocabulary, when given). */
 export function resolveOptions(options: GenerateOptions | undefined, maxLen: number, vocab?: number): ResolvedOptions {
   const o = options ?? {};
@@ -136,8 +204,11 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
   for (const k of Object.keys(o))
     if (!(KEYS as readonly string[]).includes(k)) throw new TypeError(`generate: options.${k} is not an option (known: ${KEYS.join(', ')})`);
   const d = (k: keyof GenerateOptions): boolean => o[k] !== undefined;
-  const maxNewTokens = d('maxNewTokens') ? int('maxNewTokens', o.maxNewTokens, 1, maxLen, ' (the model\'s position table has maxLen positions)') : Math.min(64, maxLen);
+  const limits = resolveLimits(o.limits, maxLen);
+  const maxNewTokens = d('maxNewTokens') ? int('maxNewTokens', o.maxNewTokens, 1, maxLen, ' (the model\'s position table has maxLen positions)') : Math.min(64, maxLen, limits.maxNewTokens);
+  if (maxNewTokens > limits.maxNewTokens) throw overLimit('options.maxNewTokens', maxNewTokens, 'maxNewTokens', limits.maxNewTokens);
   const numBeams = d('numBeams') ? int('numBeams', o.numBeams, 1) : 1;
+  if (numBeams > limits.maxBeams) throw overLimit('options.numBeams', numBeams, 'maxBeams', limits.maxBeams);
   const doSample = d('doSample') ? bool('doSample', o.doSample) : false;
   const r: ResolvedOptions = {
     maxNewTokens,
@@ -155,8 +226,10 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
     temperature: d('temperature') ? num('temperature', o.temperature, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0') : 1,
     topK: d('topK') ? int('topK', o.topK, 0) : 50,
     topP: d('topP') ? num('topP', o.topP, (x) => x > 0 && x <= 1, 'in (0, 1]') : 1,
-    seed: d('seed') ? num('seed', o.seed, Number.isSafeInteger, 'a safe integer') : 0,
+    seed: d('seed') ? int('seed', o.seed, 0, MAX_SEED) : 0,
     signal: null,
+    timeoutMs: d('timeoutMs') ? num('timeoutMs', o.timeoutMs, (x) => x > 0 && x <= MAX_TIMEOUT_MS, `a number of ms in (0, ${MAX_TIMEOUT_MS}]`) : null,
+    limits,
     thread: o.thread === 'main' ? 'main' : 'worker',
     tokenizer: null,
     sourceEos: d('sourceEos') ? bool('sourceEos', o.sourceEos) : true,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import { packageRoot } from '../package-root.js';
-import { abortError } from './engine.js';
+import { abortError, timeoutError } from './engine.js';
 import type { GenerateOptions } from './options.js';
 import type { SourceBatch } from './sources.js';
 import type { GenerateResult, StreamToken } from './types.js';
@@ -153,6 +153,7 @@ function rebuildError(r: { name: string; message: string }): Error {
   if (r.name === 'TypeError') return new TypeError(r.message);
   if (r.name === 'RangeError') return new RangeError(r.message);
   if (r.name === 'AbortError') return new DOMException(r.message, 'AbortError');
+  if (r.name === 'TimeoutError') return timeoutError(r.message);
   const e = new Error(r.message);
   e.name = r.name;
   return e;
