@@ -1,14 +1,21 @@
-// Checkpoint directories: bit-exact round trips, the manifest written last, and a clear error for
-// every way a checkpoint can be incomplete, corrupt, of another version, or not what was expected.
+// Checkpoint directories: bit-exact round trips; a save replaces the previous checkpoint atomically
+// (the folder loads as the old or the new one after a failure at any step, leftovers are cleaned,
+// a concurrent load never mixes two saves); and a clear error for every way a checkpoint can be
+// incomplete, corrupt, of another version, or not what was expected. test/io.checkpoint.kill.test.ts
+// SIGKILLs real saves.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  CHECKPOINT_VERSION, CheckpointError, SafetensorsError, loadCheckpoint, saveCheckpoint, verifyCheckpoint,
+  CHECKPOINT_VERSION, CheckpointError, SafetensorsError, loadCheckpoint, readCheckpointManifest, saveCheckpoint, verifyCheckpoint,
   type CheckpointInput, type CheckpointTensor,
 } from '../dist/io/index.js';
+
+/** How staging folders name this host (lib/io/checkpoint.ts). */
+const HOST = os.hostname().replace(/[^A-Za-z0-9-]/g, '_').slice(0, 40) || 'host';
+const STAGE = /^\.save\.[A-Za-z0-9_-]+\.\d+\.[0-9a-f]{12}$/;
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-ckpt-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -110,35 +117,215 @@ describe('round trip', () => {
     expect([...back.weights.keys()]).toEqual(['w']);
   });
 
-  it('writes the manifest last, each file through a rename', async () => {
+  it('a save stages its files, switches with one rename of checkpoint.json, then moves them to the top', async () => {
     const dir = fresh();
-    const renamed: string[] = [];
-    const real = fs.promises.rename;
-    vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => { renamed.push(path.basename(String(to))); return real(from, to); });
     await saveCheckpoint(dir, full());
-    expect(renamed).toHaveLength(7);
-    expect(renamed[renamed.length - 1]).toBe('checkpoint.json');
+    const renamed: [string, string][] = [];
+    const real = fs.promises.rename;
+    vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
+      renamed.push([path.relative(dir, String(from)), path.relative(dir, String(to))]);
+      return real(from, to);
+    });
+    await saveCheckpoint(dir, { config: { v: 2 }, weights: new Map([['w', tensor([3], 6)]]) });
+    const stage = renamed[0]![0].split(path.sep)[0]!;
+    expect(stage).toMatch(STAGE);
+    expect(renamed).toEqual([
+      [path.join(stage, 'checkpoint.json'), 'checkpoint.json'], // the switch
+      [path.join(stage, 'model.safetensors'), 'model.safetensors'],
+      [path.join(stage, 'config.json'), 'config.json'],
+      [path.join(stage, 'checkpoint.json'), 'checkpoint.json'], // the plain manifest
+    ]);
   });
 });
 
 describe('interrupted saves', () => {
-  it('a crash part way through a save (over an old checkpoint) reads as incomplete, never as the old one', async () => {
+  const v1 = (): CheckpointInput => ({ ...full(), config: { v: 1 } });
+  const v2 = (): CheckpointInput => ({ config: { v: 2 }, weights: new Map([['w', tensor([3], 6)]]), tokenizers: { src: { t: 2 } } });
+  const listing = (dir: string) => fs.readdirSync(dir).sort();
+
+  it('at every step of a save the folder loads as the old checkpoint, then from the switch on as the new one', async () => {
     const dir = fresh();
-    await saveCheckpoint(dir, full());
+    await saveCheckpoint(dir, v1());
+    const seen: unknown[] = [];
+    const look = async () => { seen.push((await loadCheckpoint(dir)).config.v); };
     const real = fs.promises.rename;
-    vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
-      if (String(to).endsWith('optimizer.safetensors')) throw new Error('simulated crash');
-      return real(from, to);
+    vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => { await look(); await real(from, to); await look(); });
+    await saveCheckpoint(dir, v2());
+    expect(seen).toEqual([1, 2, 2, 2, 2, 2, 2, 2, 2, 2]); // 5 renames: before and after each
+  });
+
+  for (let k = 0; k < 6; k++) {
+    it(`a save failing at its rename #${k + 1} leaves a loadable folder (old before the switch, new after), cleaned by the next save`, async () => {
+      const dir = fresh();
+      await saveCheckpoint(dir, v1());
+      const real = fs.promises.rename;
+      let calls = 0;
+      vi.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
+        if (calls++ === k) throw new Error('simulated crash');
+        return real(from, to);
+      });
+      const failed = await saveCheckpoint(dir, v2()).then(() => false, (e: Error) => e.message === 'simulated crash');
+      vi.restoreAllMocks();
+      expect(failed).toBe(k < 5); // v2 has 3 files: 1 + 3 + 1 renames
+      const back = await loadCheckpoint(dir);
+      expect(back.config).toEqual({ v: k === 0 ? 1 : 2 });
+      expect(back.tokenizers).toEqual(k === 0 ? full().tokenizers : { src: { t: 2 } });
+      expect(back.optimizer?.step).toBe(k === 0 ? 1234 : undefined);
+      expect(listing(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      // Saving again recovers, leaving only the new checkpoint's files.
+      await saveCheckpoint(dir, v1());
+      expect(listing(dir)).toEqual(['checkpoint.json', 'config.json', 'model.safetensors', 'optimizer.safetensors', 'tokenizer.src.json', 'tokenizer.tgt.json', 'trainer.json']);
+      expect((await loadCheckpoint(dir)).config).toEqual({ v: 1 });
     });
-    const next = full();
-    await expect(saveCheckpoint(dir, { ...next, config: { changed: true } })).rejects.toThrow('simulated crash');
+  }
+
+  it('a save failing while it writes a staged file leaves the old checkpoint and no staging folder', async () => {
+    const dir = fresh();
+    await saveCheckpoint(dir, v1());
+    const before = listing(dir);
+    const real = fs.promises.open;
+    vi.spyOn(fs.promises, 'open').mockImplementation(async (file, flags, mode) => {
+      if (String(file).endsWith(`${path.sep}config.json`) && flags === 'wx') throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return real(file, flags, mode);
+    });
+    await expect(saveCheckpoint(dir, v2())).rejects.toThrow(/ENOSPC/);
     vi.restoreAllMocks();
+    expect(listing(dir)).toEqual(before);
+    expect((await loadCheckpoint(dir)).config).toEqual({ v: 1 });
+  });
+
+  it('a folder written by earlier attnode versions (plain manifest, no staging) loads as before', async () => {
+    const dir = fresh();
+    fs.mkdirSync(dir);
+    const files: Record<string, Buffer> = {
+      'config.json': Buffer.from('{\n  "v": 0\n}\n'),
+      'model.safetensors': Buffer.concat([Buffer.from([56, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}  '), Buffer.from(Float32Array.from([1.5, -2]).buffer)]),
+    };
+    const entries: Record<string, { bytes: number; sha256: string }> = {};
+    for (const [name, buf] of Object.entries(files)) {
+      fs.writeFileSync(path.join(dir, name), buf);
+      entries[name] = { bytes: buf.length, sha256: crypto.createHash('sha256').update(buf).digest('hex') };
+    }
+    fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify({ format: 'attnode-checkpoint', version: 1, files: entries }));
+    const back = await loadCheckpoint(dir);
+    expect(back.config).toEqual({ v: 0 });
+    expect([...back.weights.get('w')!.data]).toEqual([1.5, -2]);
+  });
+
+  it('leftovers of dead saves are removed by the next load; live ones, foreign hosts and other files are kept', async () => {
+    const dir = fresh();
+    await saveCheckpoint(dir, v1());
+    const dead = `.save.${HOST}.99999999.0123456789ab`, alive = `.save.${HOST}.1.0123456789ab`, foreign = '.save.otherhost.99999999.0123456789ab';
+    for (const s of [dead, alive, foreign]) { fs.mkdirSync(path.join(dir, s)); fs.writeFileSync(path.join(dir, s, 'model.safetensors'), 'x'); }
+    const deadTmp = '.model.safetensors.99999999.0123456789ab.tmp', aliveTmp = '.config.json.1.0123456789ab.tmp';
+    for (const f of [deadTmp, aliveTmp, 'notes.txt', '.other.99999999.0123456789ab.tmp']) fs.writeFileSync(path.join(dir, f), 'x');
+    const base = ['checkpoint.json', 'config.json', 'model.safetensors', 'optimizer.safetensors', 'tokenizer.src.json', 'tokenizer.tgt.json', 'trainer.json'];
+
+    expect((await loadCheckpoint(dir)).config).toEqual({ v: 1 });
+    expect(listing(dir)).toEqual([...base, alive, '.config.json.1.0123456789ab.tmp', '.other.99999999.0123456789ab.tmp', foreign, 'notes.txt'].sort());
+    await saveCheckpoint(dir, v2()); // a save also drops other hosts' staging folders (two saves at once are not supported)
+    expect(listing(dir)).toEqual(['checkpoint.json', 'config.json', 'model.safetensors', 'tokenizer.src.json', alive, aliveTmp, '.other.99999999.0123456789ab.tmp', 'notes.txt'].sort());
+  });
+
+  it('a staged manifest of a save killed part way through its moves loads, and keeps its staging folder until the next save', async () => {
+    const dir = fresh();
+    await saveCheckpoint(dir, v1());
+    // What a save by a dead process leaves after its switch, having moved one of its three files.
+    const stage = `.save.${HOST}.99999999.00000000000a`;
+    const other = fresh();
+    await saveCheckpoint(other, v2());
+    fs.mkdirSync(path.join(dir, stage));
+    const m = JSON.parse(fs.readFileSync(path.join(other, 'checkpoint.json'), 'utf8'));
+    for (const name of Object.keys(m.files)) {
+      m.files[name].path = `${stage}/${name}`;
+      fs.copyFileSync(path.join(other, name), path.join(dir, name === 'config.json' ? name : path.join(stage, name)));
+    }
+    fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify(m));
+    expect(await readCheckpointManifest(dir)).toEqual(m);
+    const back = await loadCheckpoint(dir);
+    expect(back.config).toEqual({ v: 2 });
+    expect(back.tokenizers).toEqual({ src: { t: 2 } });
+    expect(listing(dir)).toContain(stage); // referenced: still part of the checkpoint
+    await saveCheckpoint(dir, v2());
+    expect(listing(dir)).toEqual(['checkpoint.json', 'config.json', 'model.safetensors', 'tokenizer.src.json']);
+  });
+
+  it('a manifest path outside a staging folder is refused', async () => {
+    const dir = fresh();
+    await saveCheckpoint(dir, v1());
+    const mf = path.join(dir, 'checkpoint.json');
+    const m = JSON.parse(fs.readFileSync(mf, 'utf8'));
+    for (const bad of ['../elsewhere/config.json', `.save.${HOST}.1.0123456789ab/model.safetensors`, `.save.${HOST}.1.0123456789ab/config.json/x`, 'config.json']) {
+      m.files['config.json'].path = bad;
+      fs.writeFileSync(mf, JSON.stringify(m));
+      const e = await ckError(loadCheckpoint(dir));
+      expect(e).toMatchObject({ code: 'corrupt', file: 'checkpoint.json' });
+      expect(e.message).toMatch(/entry for config\.json has a path other than \.save\.<host>\.<pid>\.<hex>\/config\.json/);
+    }
+  });
+
+  it('cleaning a read-only folder fails quietly: the load succeeds and the leftover stays', async () => {
+    const dir = fresh();
+    await saveCheckpoint(dir, v1());
+    const dead = `.save.${HOST}.99999999.0123456789ab`;
+    fs.mkdirSync(path.join(dir, dead));
+    const rofs = async () => { throw Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' }); };
+    vi.spyOn(fs.promises, 'rm').mockImplementation(rofs);
+    vi.spyOn(fs.promises, 'unlink').mockImplementation(rofs);
+    expect((await loadCheckpoint(dir)).config).toEqual({ v: 1 });
+    vi.restoreAllMocks();
+    expect(fs.existsSync(path.join(dir, dead))).toBe(true);
+  });
+});
+
+describe('a load while a save replaces the checkpoint', () => {
+  it('a file replaced under the loader (hash of the old manifest fails) makes it start over: it returns the new checkpoint whole', async () => {
+    const dir = fresh();
+    await saveCheckpoint(dir, { ...full(), config: { v: 1 } });
+    const real = fs.promises.readFile;
+    let saved = false;
+    vi.spyOn(fs.promises, 'readFile').mockImplementation((async (file: fs.PathLike, opts?: unknown) => {
+      // The loader has read the old manifest; before it reads the weights, a save replaces everything.
+      if (!saved && String(file).endsWith('model.safetensors')) {
+        saved = true;
+        await saveCheckpoint(dir, { config: { v: 2 }, weights: new Map([['w', tensor([3], 6)]]) });
+      }
+      return real(file, opts as never);
+    }) as typeof fs.promises.readFile);
+    const back = await loadCheckpoint(dir);
+    expect(saved).toBe(true);
+    expect(back.config).toEqual({ v: 2 });
+    expect([...back.weights.keys()]).toEqual(['w']);
+    expect(back.optimizer).toBeUndefined();
+  });
+
+  it('saves that keep replacing it give a concurrent-save error, never a mix', async () => {
+    const dir = fresh();
+    await saveCheckpoint(dir, { config: { v: 0 }, weights: new Map([['w', tensor([3], 0)]]) });
+    const real = fs.promises.readFile;
+    let v = 0;
+    vi.spyOn(fs.promises, 'readFile').mockImplementation((async (file: fs.PathLike, opts?: unknown) => {
+      if (String(file).endsWith('model.safetensors')) { v++; await saveCheckpoint(dir, { config: { v }, weights: new Map([['w', tensor([3], v)]]) }); }
+      return real(file, opts as never);
+    }) as typeof fs.promises.readFile);
     const e = await ckError(loadCheckpoint(dir));
-    expect(e.code).toBe('incomplete');
-    expect(e.message).toMatch(/checkpoint\.json: missing: not a checkpoint, or a save that did not finish/);
-    // Saving again recovers.
-    await saveCheckpoint(dir, next);
-    expect((await loadCheckpoint(dir)).optimizer?.step).toBe(1234);
+    expect(e.code).toBe('concurrent-save');
+    expect(e.message).toMatch(/was replaced 8 times while being read \(saves in progress\): read it again/);
+  });
+});
+
+describe('the folder itself', () => {
+  it('a file, or a path under a file, given as the folder is a not-a-directory CheckpointError; a missing one is missing-file', async () => {
+    const file = path.join(root, 'a-file');
+    fs.writeFileSync(file, 'x');
+    for (const load of [loadCheckpoint, verifyCheckpoint, readCheckpointManifest] as ((d: string) => Promise<unknown>)[]) {
+      expect(await ckError(load(file))).toMatchObject({ code: 'not-a-directory', dir: file, message: `checkpoint ${file}: is a file, not a directory` });
+      expect(await ckError(load(path.join(file, 'sub')))).toMatchObject({ code: 'not-a-directory', message: expect.stringMatching(/is not a directory \(a part of the path is a file\)/) });
+      expect(await ckError(load(path.join(root, 'missing')))).toMatchObject({ code: 'missing-file', message: expect.stringMatching(/no such directory/) });
+    }
+    expect(await ckError(saveCheckpoint(file, { config: {}, weights: new Map() }))).toMatchObject({ code: 'not-a-directory' });
+    expect(await ckError(saveCheckpoint(path.join(file, 'sub'), { config: {}, weights: new Map() }))).toMatchObject({ code: 'not-a-directory' });
+    expect(fs.readFileSync(file, 'utf8')).toBe('x');
   });
 
   it('invalid input is refused before anything is written', async () => {

@@ -9,15 +9,43 @@
  *   trainer.json           optional, trainer state (RNG state, data position, step, schedule)
  *   checkpoint.json        manifest: format, version, size and SHA-256 of every file above
  *
- * Every file is written atomically, and the manifest last (after the previous manifest has been
- * removed), so a save interrupted at any point leaves a directory without a manifest, which loading
- * reports as incomplete, and any later change to a file shows as a hash mismatch. The model and
- * trainer supply and receive plain data: this module knows nothing of their classes.
+ * A loader trusts only the manifest: it reads the files the manifest lists and checks each one's
+ * size and SHA-256 against it, so any later change to a file shows as a hash mismatch.
+ *
+ * Replacing a checkpoint is atomic: at every instant (a SIGKILL or power loss at any point of a
+ * save) the folder loads as the previous checkpoint or as the new one, never as a mix and never as
+ * "incomplete". A save
+ *   1. writes and fsyncs every new file into a staging folder inside the checkpoint folder,
+ *      `.save.<host>.<pid>.<random>/` (the old checkpoint is untouched), then a manifest whose
+ *      entries point there: `"path": ".save.<...>/model.safetensors"`;
+ *   2. renames that manifest over checkpoint.json: the switch, one rename; the new checkpoint is
+ *      live from here;
+ *   3. renames each staged file over its top-level name (a loader holding the staged manifest that
+ *      finds a staged file gone reads the top-level one, checked against the same hash);
+ *   4. renames a plain manifest (no `path` fields: the layout earlier attnode versions wrote and
+ *      read) over checkpoint.json, removes the old checkpoint's files that the new one lacks, and
+ *      removes the staging folder.
+ * So in the steady state the folder holds just the files above, at the top. A save killed during
+ * 1 leaves the old checkpoint plus a dead staging folder; one killed during 3-4 leaves the new
+ * checkpoint, some of it still staged. Leftovers of interrupted saves are removed by the next save
+ * (it also finishes nothing: it simply writes a new checkpoint and then drops everything the new
+ * manifest does not list) and by the next load: staging folders and `.<file>.<pid>.<hex>.tmp` files
+ * (the latter left by earlier attnode versions) whose writing process, on this host, is no longer
+ * alive, and that the current manifest does not reference. Cleaning is best-effort: a read-only
+ * folder loads and keeps its leftovers; a staging folder of another host is left to the next save.
+ *
+ * A load concurrent with a save never returns a mix: a file replaced or removed under a loader
+ * fails its hash or is missing; the loader then rereads the manifest and, if it changed, starts
+ * over (a few times, then a `concurrent-save` CheckpointError). Two saves into one folder at once
+ * are not supported. Folders whose manifest has no `path` fields (all that earlier versions wrote)
+ * load as before. The model and trainer supply and receive plain data: this module knows nothing
+ * of their classes.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { syncDir, writeFileAtomic } from './atomic.js';
+import { syncDir } from './atomic.js';
 import { CheckpointError } from './errors.js';
 import { checkJsonObject, type JsonObject } from './json.js';
 import { encodeSafetensorsChunks, parseSafetensors, type Float32Tensor, type SafetensorsFile } from './safetensors.js';
@@ -60,7 +88,15 @@ export interface Checkpoint {
   readonly trainer?: JsonObject;
 }
 
-export interface ManifestEntry { readonly bytes: number; readonly sha256: string }
+export interface ManifestEntry {
+  readonly bytes: number;
+  readonly sha256: string;
+  /**
+   * Where the file is, relative to the folder, when not at its name: only in the manifest of a save
+   * between its switch and its end (a staged file, `.save.<host>.<pid>.<random>/<name>`).
+   */
+  readonly path?: string;
+}
 export interface CheckpointManifest {
   readonly format: typeof CHECKPOINT_FORMAT;
   readonly version: number;
@@ -98,10 +134,113 @@ function tensorChunks(tensors: ReadonlyMap<string, CheckpointTensor>, what: stri
   return encodeSafetensorsChunks(entries, { metadata });
 }
 
+/** Staging folders: `.save.<host>.<pid>.<12 hex>` (see the module comment). */
+const STAGE_RE = /^\.save\.([A-Za-z0-9_-]{1,40})\.(\d{1,10})\.([0-9a-f]{12})$/;
+/** Temporary files of writeFileAtomic, as earlier attnode versions left them in a checkpoint folder. */
+const TMP_RE = /^\.(.+)\.(\d{1,10})\.[0-9a-f]{12}\.tmp$/;
+/** This host, as staging folder names spell it. */
+const HOST = os.hostname().replace(/[^A-Za-z0-9-]/g, '_').slice(0, 40) || 'host';
+/** Staging folders (as `resolved dir\0name`) of saves running in this process. */
+const inflight = new Set<string>();
+/** Attempts of a load whose files keep changing under it (concurrent saves) before `concurrent-save`. */
+const LOAD_ATTEMPTS = 8;
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+/** Throws a CheckpointError unless `dir` is an existing directory. */
+export async function checkCheckpointDir(dir: string): Promise<void> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CheckpointError('missing-file', dir, undefined, 'no such directory');
+    if (code === 'ENOTDIR') throw new CheckpointError('not-a-directory', dir, undefined, 'is not a directory (a part of the path is a file)');
+    throw e;
+  }
+  if (!st.isDirectory()) throw new CheckpointError('not-a-directory', dir, undefined, 'is a file, not a directory');
+}
+
+/** Writes a new file (never an existing one) and fsyncs it; on failure removes what it wrote. */
+async function writeDurable(file: string, chunks: Iterable<Uint8Array>): Promise<void> {
+  const handle = await fs.promises.open(file, 'wx');
+  try {
+    for (const chunk of chunks) {
+      for (let off = 0; off < chunk.length;) off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
+    }
+    await handle.sync();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await fs.promises.unlink(file).catch(() => undefined);
+    throw e;
+  }
+  await handle.close();
+}
+
+/** The staging folders the current manifest of `dir` points into; undefined when it cannot be read. */
+async function referencedStages(dir: string): Promise<Set<string> | undefined> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? new Set() : undefined;
+  }
+  const out = new Set<string>();
+  try {
+    const files = (JSON.parse(text) as { files?: Record<string, { path?: unknown }> }).files ?? {};
+    for (const e of Object.values(files)) if (typeof e?.path === 'string') out.add(e.path.split('/')[0]!);
+  } catch { /* an unreadable manifest points nowhere */ }
+  return out;
+}
+
 /**
- * Writes a checkpoint into `dir` (created if needed; a previous checkpoint there is replaced, and
- * its optional files that this one lacks are removed). Everything is validated before the first
- * byte is written. Returns the manifest. Two saves into one directory at once are not supported.
+ * Removes what interrupted saves left in `dir` (see the module comment): staging folders and
+ * earlier versions' .tmp files whose writer is gone, unless the current manifest points into them.
+ * A save (mode 'save') also removes staging folders of other hosts. Best-effort: errors (a
+ * read-only folder, a file in use) leave the leftover for next time.
+ */
+async function cleanLeftovers(dir: string, mode: 'save' | 'load'): Promise<void> {
+  let names: string[];
+  try { names = await fs.promises.readdir(dir); } catch { return; }
+  const stages: string[] = [], temps: string[] = [];
+  for (const name of names) {
+    const m = STAGE_RE.exec(name);
+    if (m) {
+      const [, host, pid] = m;
+      // This process's own: a save's in-flight folder, or one a failed save could not remove.
+      const gone = host !== HOST ? mode === 'save'
+        : Number(pid) === process.pid ? mode === 'save' && !inflight.has(`${path.resolve(dir)}\0${name}`) : !pidAlive(Number(pid));
+      if (gone) stages.push(name);
+      continue;
+    }
+    const t = TMP_RE.exec(name);
+    if (t && (KNOWN_FILES.includes(t[1]!) || t[1] === MANIFEST_FILE) && !pidAlive(Number(t[2]))) temps.push(name);
+  }
+  if (stages.length === 0 && temps.length === 0) return;
+  // Read after the owners were found dead: a dead save cannot switch the manifest to its staging
+  // folder any more, so one the manifest does not reference now it never will.
+  const referenced = await referencedStages(dir);
+  if (referenced === undefined) return;
+  for (const name of stages) {
+    if (!referenced.has(name)) await fs.promises.rm(path.join(dir, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+  for (const name of temps) await fs.promises.unlink(path.join(dir, name)).catch(() => undefined);
+}
+
+/**
+ * Writes a checkpoint into `dir` (created if needed). A previous checkpoint there is replaced
+ * atomically (see the module comment): until the new one is complete, the folder loads as the
+ * old one. The previous checkpoint's optional files that this one lacks, and leftovers of
+ * interrupted saves, are removed. Everything is validated before the first byte is written.
+ * Returns the manifest. Two saves into one directory at once are not supported.
  */
 export async function saveCheckpoint(dir: string, ckpt: CheckpointInput): Promise<CheckpointManifest> {
   const files = new Map<string, Chunks>();
@@ -118,37 +257,73 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointInput): Promis
   }
   if (ckpt.trainer !== undefined) files.set(FILES.trainer, jsonChunks(ckpt.trainer, 'saveCheckpoint: trainer', 2));
 
-  await fs.promises.mkdir(dir, { recursive: true });
-  // From here until the new manifest lands, the directory has none: an interrupted save reads as incomplete.
-  await fs.promises.rm(path.join(dir, MANIFEST_FILE), { force: true });
-  for (const name of KNOWN_FILES) if (!files.has(name)) await fs.promises.rm(path.join(dir, name), { force: true });
-  await syncDir(dir);
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') await checkCheckpointDir(dir);
+    throw e;
+  }
+  await checkCheckpointDir(dir);
+  await cleanLeftovers(dir, 'save'); // frees the space of dead saves before this one needs it
 
-  const manifest: { format: typeof CHECKPOINT_FORMAT; version: number; files: Record<string, ManifestEntry> } = {
-    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, files: {},
-  };
+  const stage = `.save.${HOST}.${process.pid}.${crypto.randomBytes(6).toString('hex')}`;
+  const stageDir = path.join(dir, stage);
+  const key = `${path.resolve(dir)}\0${stage}`;
+  const entries: Record<string, ManifestEntry> = {};
+  const staged: Record<string, ManifestEntry> = {};
   for (const [name, chunks] of files) {
     const hash = crypto.createHash('sha256');
     let bytes = 0;
     for (const c of chunks) { hash.update(c); bytes += c.length; }
-    await writeFileAtomic(path.join(dir, name), chunks);
-    manifest.files[name] = { bytes, sha256: hash.digest('hex') };
+    entries[name] = { bytes, sha256: hash.digest('hex') };
+    staged[name] = { ...entries[name], path: `${stage}/${name}` };
   }
-  await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
-  return manifest;
+  const manifestText = (f: Record<string, ManifestEntry>) =>
+    [Buffer.from(JSON.stringify({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, files: f }, null, 2) + '\n', 'utf8')];
+  const manifestPath = path.join(dir, MANIFEST_FILE), stagedManifest = path.join(stageDir, MANIFEST_FILE);
+
+  inflight.add(key);
+  let live = false; // whether checkpoint.json points into the staging folder (then it must stay)
+  try {
+    await fs.promises.mkdir(stageDir);
+    // 1. The new files, durable, beside the old checkpoint; then a manifest pointing at them.
+    for (const [name, chunks] of files) await writeDurable(path.join(stageDir, name), chunks);
+    await writeDurable(stagedManifest, manifestText(staged));
+    await syncDir(stageDir);
+    // 2. The switch.
+    await fs.promises.rename(stagedManifest, manifestPath);
+    live = true;
+    await syncDir(dir);
+    // 3. Each staged file to its top-level name (the staged manifest finds it there too).
+    for (const name of files.keys()) await fs.promises.rename(path.join(stageDir, name), path.join(dir, name));
+    await syncDir(dir);
+    // 4. The plain manifest; then the old checkpoint's files this one lacks, and the staging folder.
+    await writeDurable(stagedManifest, manifestText(entries));
+    await fs.promises.rename(stagedManifest, manifestPath);
+    live = false;
+    await syncDir(dir);
+    for (const name of KNOWN_FILES) if (!files.has(name)) await fs.promises.rm(path.join(dir, name), { force: true });
+  } finally {
+    inflight.delete(key);
+    if (!live) await fs.promises.rm(stageDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+  await cleanLeftovers(dir, 'save'); // e.g. the staging folder the previous manifest pointed into
+  await syncDir(dir);
+  return { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, files: entries };
 }
 
-/** Reads and checks the manifest of `dir` (format, version, file list), without reading the files. */
-export async function readCheckpointManifest(dir: string): Promise<CheckpointManifest> {
+interface ManifestRead { readonly manifest: CheckpointManifest; readonly text: string }
+
+async function readManifest(dir: string): Promise<ManifestRead> {
   let text: string;
   try {
     text = await fs.promises.readFile(path.join(dir, MANIFEST_FILE), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    const exists = await fs.promises.stat(dir).then((s) => s.isDirectory(), () => false);
-    if (!exists) throw new CheckpointError('missing-file', dir, undefined, 'no such directory');
+    await checkCheckpointDir(dir);
     throw new CheckpointError('incomplete', dir, MANIFEST_FILE,
-      'missing: not a checkpoint, or a save that did not finish (the manifest is written last)');
+      'missing: not a checkpoint, or its first save did not finish (or an earlier attnode\'s save was interrupted)');
   }
   const bad = (code: 'corrupt' | 'format-version', problem: string): never => { throw new CheckpointError(code, dir, MANIFEST_FILE, problem); };
   let m: unknown;
@@ -166,20 +341,36 @@ export async function readCheckpointManifest(dir: string): Promise<CheckpointMan
     if (!e || !Number.isSafeInteger(e.bytes) || typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) {
       bad('corrupt', `entry for ${name} must be { bytes, sha256 }`);
     }
+    if (e?.path !== undefined) {
+      const [stage, file, ...more] = typeof e.path === 'string' ? e.path.split('/') : [];
+      if (!STAGE_RE.test(stage ?? '') || file !== name || more.length) bad('corrupt', `entry for ${name} has a path other than .save.<host>.<pid>.<hex>/${name}`);
+    }
   }
   for (const name of REQUIRED_FILES) if (!(name in files)) bad('corrupt', `does not list ${name}`);
-  return m as CheckpointManifest;
+  return { manifest: m as CheckpointManifest, text };
 }
 
-/** Reads one listed file and checks its size and SHA-256 against the manifest. */
+/** Reads and checks the manifest of `dir` (format, version, file list), without reading the files. */
+export async function readCheckpointManifest(dir: string): Promise<CheckpointManifest> {
+  await checkCheckpointDir(dir);
+  return (await readManifest(dir)).manifest;
+}
+
+/**
+ * Reads one listed file and checks its size and SHA-256 against the manifest. A staged file
+ * (`path`) that is gone has been moved to its top-level name by the save: it is read there.
+ */
 async function readVerified(dir: string, name: string, entry: ManifestEntry): Promise<Buffer> {
-  let buf: Buffer;
-  try {
-    buf = await fs.promises.readFile(path.join(dir, name));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CheckpointError('missing-file', dir, name, 'listed in the manifest but missing');
-    throw e;
+  let buf: Buffer | undefined;
+  for (const at of entry.path === undefined ? [name] : [entry.path, name]) {
+    try {
+      buf = await fs.promises.readFile(path.join(dir, at));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
   }
+  if (buf === undefined) throw new CheckpointError('missing-file', dir, name, 'listed in the manifest but missing');
   if (buf.length !== entry.bytes) {
     throw new CheckpointError('corrupt', dir, name, `has ${buf.length} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
   }
@@ -188,11 +379,35 @@ async function readVerified(dir: string, name: string, entry: ManifestEntry): Pr
   return buf;
 }
 
+/**
+ * Reads the manifest and every file it lists, verified. A file missing or differing from the
+ * manifest while the manifest itself has changed meanwhile is a save replacing the checkpoint
+ * under us: start over with the new manifest (the files never mix two saves).
+ */
+async function readAllVerified(dir: string): Promise<{ manifest: CheckpointManifest; bufs: Map<string, Buffer> }> {
+  await checkCheckpointDir(dir);
+  for (let attempt = 1; ; attempt++) {
+    const { manifest, text } = await readManifest(dir);
+    try {
+      const bufs = new Map<string, Buffer>();
+      for (const [name, entry] of Object.entries(manifest.files)) bufs.set(name, await readVerified(dir, name, entry));
+      return { manifest, bufs };
+    } catch (e) {
+      if (!(e instanceof CheckpointError) || (e.code !== 'missing-file' && e.code !== 'corrupt')) throw e;
+      const now = await fs.promises.readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+      if (now === text) throw e; // the manifest still says so: the folder really is damaged
+      if (attempt >= LOAD_ATTEMPTS) {
+        throw new CheckpointError('concurrent-save', dir, undefined,
+          `was replaced ${attempt} times while being read (saves in progress): read it again`, { cause: e });
+      }
+      await new Promise((r) => setTimeout(r, 5 * attempt));
+    }
+  }
+}
+
 /** Verifies every file of the checkpoint in `dir` against its manifest, without parsing them. */
 export async function verifyCheckpoint(dir: string): Promise<CheckpointManifest> {
-  const manifest = await readCheckpointManifest(dir);
-  for (const [name, entry] of Object.entries(manifest.files)) await readVerified(dir, name, entry);
-  return manifest;
+  return (await readAllVerified(dir)).manifest;
 }
 
 function parseJsonFile(dir: string, name: string, buf: Buffer): JsonObject {
@@ -220,12 +435,16 @@ function checkNames(dir: string, file: string, found: Iterable<string>, expected
 
 /**
  * Loads the checkpoint in `dir`: checks the manifest, the size and SHA-256 of every listed file,
- * and parses them. Throws a CheckpointError whose `code` says what is wrong.
+ * and parses them. Throws a CheckpointError whose `code` says what is wrong. Afterwards removes
+ * leftovers of interrupted saves (best-effort; see the module comment).
  */
 export async function loadCheckpoint(dir: string, opts?: LoadCheckpointOptions): Promise<Checkpoint> {
-  const manifest = await readCheckpointManifest(dir);
-  const bufs = new Map<string, Buffer>();
-  for (const [name, entry] of Object.entries(manifest.files)) bufs.set(name, await readVerified(dir, name, entry));
+  let bufs: Map<string, Buffer>;
+  try {
+    bufs = (await readAllVerified(dir)).bufs;
+  } finally {
+    await cleanLeftovers(dir, 'load');
+  }
 
   const tensors = (name: string): SafetensorsFile => {
     try {

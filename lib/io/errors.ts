@@ -20,13 +20,18 @@ export class SafetensorsError extends Error {
 
 /**
  * Why a checkpoint could not be loaded:
- * - `incomplete`: no manifest (checkpoint.json is written last, so a save that did not finish has none);
- * - `missing-file`: the manifest lists a file that is not there;
+ * - `incomplete`: no manifest: not a checkpoint, or the first save into the folder did not finish
+ *   (or a save by an earlier attnode, which removed the manifest first, was interrupted);
+ * - `not-a-directory`: the path given as the checkpoint (or model) folder is a file, or lies under one;
+ * - `missing-file`: the folder does not exist, or the manifest lists a file that is not there;
  * - `corrupt`: a file's size or SHA-256 differs from the manifest, or a file does not parse;
  * - `format-version`: the manifest is of another format or a version this code does not read;
- * - `missing-tensor`: the tensors differ from the set the caller expected.
+ * - `missing-tensor`: the tensors differ from the set the caller expected;
+ * - `concurrent-save`: saves into the folder kept replacing the checkpoint while it was being read
+ *   (the loader retries several times first); reading again later succeeds. Never a mix of two saves.
  */
-export type CheckpointErrorCode = 'incomplete' | 'missing-file' | 'corrupt' | 'format-version' | 'missing-tensor';
+export type CheckpointErrorCode =
+  'incomplete' | 'not-a-directory' | 'missing-file' | 'corrupt' | 'format-version' | 'missing-tensor' | 'concurrent-save';
 
 /** A checkpoint directory is incomplete, corrupt, or not what the caller expected. */
 export class CheckpointError extends Error {
