@@ -12,10 +12,12 @@ const USAGE = `usage:
       [--batch-size N] [--lr X] [--seed N] [--label-smoothing X] [--d-model N] [--heads N]
       [--kv-heads N] [--ff-dim N] [--encoder-layers N] [--decoder-layers N] [--dropout X]
       [--activation relu|gelu|silu] [--norm pre|post] [--positions sinusoidal|learned] [--max-len N]
-  attnode translate --model DIR [--max-new-tokens N] [--beams N] [--attention out.svg] ["text" ...]
+  attnode translate --model DIR [--max-new-tokens N] [--beams N] [--attention out.svg]
+      [--max-beams N] [--timeout-ms N] ["text" ...]
       (DIR: an attnode checkpoint, or a Hugging Face Marian/BART folder with its tokenizer)
       one output per input; with no text, reads one input per line from stdin; --attention writes
-      a heatmap of the cross-attention of each output token over the source tokens
+      a heatmap of the cross-attention of each output token over the source tokens; --beams is at
+      most --max-beams (default 64); --timeout-ms stops the whole run after N ms (exit code 1)
   attnode finetune --model HF_DIR --data pairs.tsv --out DIR [--steps N] [--batch-size N] [--lr X]
       [--seed N] [--label-smoothing X]
       fine-tune a Hugging Face Marian/BART folder with its own tokenizer; writes a transformers folder

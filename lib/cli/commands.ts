@@ -7,7 +7,7 @@ import { encodePairs } from '../data/examples.js';
 import { BatchLoader } from '../data/loader.js';
 import { readTsvSync } from '../data/tsv.js';
 import { generate } from '../decode/generate.js';
-import type { GenerateOptions } from '../decode/options.js';
+import { DEFAULT_LIMITS, type GenerateOptions } from '../decode/options.js';
 import { loadHfModel } from '../nn/hf-import.js';
 import { attentionSvg } from '../decode/heatmap.js';
 import type { Seq2SeqModelConfig } from '../nn/config.js';
@@ -129,10 +129,17 @@ interface TranslateTokenizer {
 }
 
 export async function translate(argv: readonly string[]): Promise<void> {
-  const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value', beams: 'value', attention: 'value' });
+  const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value', beams: 'value', attention: 'value', 'max-beams': 'value', 'timeout-ms': 'value' });
   const dir = strFlag(p, 'model');
   if (!dir) throw new UsageError('translate needs --model DIR');
+  // The limits are checked before the model loads: a request for hours of beam search fails at once.
+  const maxBeams = intFlag(p, 'max-beams', DEFAULT_LIMITS.maxBeams);
   const beams = p.flags.has('beams') ? intFlag(p, 'beams', 1) : undefined;
+  if (beams !== undefined && beams > maxBeams)
+    throw new UsageError(`--beams ${beams} is above the limit of ${maxBeams} beams (each beam costs a decoder row per step); raise it with --max-beams ${beams}`);
+  const timeoutMs = p.flags.has('timeout-ms') ? intFlag(p, 'timeout-ms', 1) : undefined;
+  if (timeoutMs !== undefined && timeoutMs > 2 ** 31 - 1) throw new UsageError(`--timeout-ms must be at most ${2 ** 31 - 1}, got ${timeoutMs}`);
+  const started = performance.now();
   const maxNewFlag = p.flags.has('max-new-tokens') ? intFlag(p, 'max-new-tokens', 1) : undefined;
   const svg = strFlag(p, 'attention');
   const { model, tokenizer, defaults } = await loadForTranslate(dir);
@@ -140,13 +147,31 @@ export async function translate(argv: readonly string[]): Promise<void> {
   const inputs = p.positionals.length > 0 ? p.positionals : (await readStdin()).split(/\r?\n/).filter((l) => l.length > 0);
   if (inputs.length === 0) return;
   const maxNew = Math.min(maxNewFlag ?? defaults.maxNewTokens ?? model.config.maxLen - 1, model.config.maxLen - 1);
-  const result = await generate(model, inputs, {
-    ...defaults, ...(defaults.minNewTokens !== undefined ? { minNewTokens: Math.min(defaults.minNewTokens, maxNew) } : {}),
-    tokenizer, maxNewTokens: maxNew, numBeams: beams ?? defaults.numBeams ?? 1, ...(svg ? { returnAttention: true } : {}),
-  });
-  for (const t of result.texts ?? []) log(t);
+  const numBeams = beams ?? defaults.numBeams ?? 1;
+  if (numBeams > maxBeams)
+    throw new UsageError(`the model's generation config asks for ${numBeams} beams, above the limit of ${maxBeams}; give --beams N or --max-beams ${numBeams}`);
+  const limits = { maxBeams, maxRows: Math.max(DEFAULT_LIMITS.maxRows, maxBeams) };
+  // Inputs go in batches within the limits (sources, and sources x beams decoded together).
+  const per = Math.max(1, Math.min(DEFAULT_LIMITS.maxBatch, Math.floor(limits.maxRows / numBeams)));
+  const sequences: Awaited<ReturnType<typeof generate>>['sequences'] = [];
+  for (let at = 0; at < inputs.length; at += per) {
+    const left = timeoutMs === undefined ? undefined : Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
+    let result;
+    try {
+      result = await generate(model, inputs.slice(at, at + per), {
+        ...defaults, ...(defaults.minNewTokens !== undefined ? { minNewTokens: Math.min(defaults.minNewTokens, maxNew) } : {}),
+        tokenizer, maxNewTokens: maxNew, numBeams, limits, ...(left !== undefined ? { timeoutMs: left } : {}), ...(svg ? { returnAttention: true } : {}),
+      });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === 'TimeoutError')
+        throw new Error(`translate: timed out after --timeout-ms ${timeoutMs} (${at} of ${inputs.length} inputs translated)`);
+      throw e;
+    }
+    for (const t of result.texts ?? []) log(t);
+    sequences.push(...result.sequences);
+  }
   if (svg) {
-    result.sequences.forEach((hyps, i) => {
+    sequences.forEach((hyps, i) => {
       const h = hyps[0]!;
       const srcIds = tokenizer.encode(inputs[i]!, { addEos: true });
       const srcTokens = Array.from(srcIds, (id) => tokenizer.idToToken(id));
