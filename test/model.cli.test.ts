@@ -57,6 +57,32 @@ describe('train then translate (copy task)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('ab\n');
   });
+
+  it('many inputs go in batches within the limits (256 sources a call), one output line each', () => {
+    const lines = Array.from({ length: 300 }, (_, i) => 'abcdefgh'.slice(i % 5, (i % 5) + 3));
+    const r = cli(['translate', '--model', out], lines.join('\n') + '\n');
+    expect(r.code, r.stderr).toBe(0);
+    const got = r.stdout.split('\n').slice(0, -1);
+    expect(got.length).toBe(300);
+    // Batching does not change a translation: the first five inputs again, alone.
+    const alone = cli(['translate', '--model', out, ...lines.slice(0, 5)]);
+    expect(got.slice(0, 5).join('\n') + '\n').toBe(alone.stdout);
+    expect(got.slice(256, 261)).toEqual(got.slice(1, 6));  // the second batch translates as the first
+  });
+
+  it('--beams 100000 fails at once, naming the limit and how to raise it', () => {
+    const t0 = performance.now();
+    const r = cli(['translate', '--model', out, '--beams', '100000', 'abc']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--beams 100000 is above the limit of 64 beams .*raise it with --max-beams 100000/);
+    expect(performance.now() - t0).toBeLessThan(60_000);  // (was: running past 120 s; generous bound, the machine is shared)
+  });
+
+  it('--timeout-ms stops the run with exit code 1', () => {
+    const r = cli(['translate', '--model', out, '--timeout-ms', '1'], Array.from({ length: 600 }, () => 'abcdefgh').join('\n'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/translate: timed out after --timeout-ms 1 \(\d+ of 600 inputs translated\)/);
+  });
 });
 
 describe('usage errors exit with code 2 and name the flag', () => {
@@ -77,6 +103,11 @@ describe('usage errors exit with code 2 and name the flag', () => {
     // (a real model: translate loads the model before it reads this flag)
     [['translate', '--model', MODEL, '--max-new-tokens', '0', 'x'], /--max-new-tokens must be an integer >= 1, got 0/],
     [['translate', '--model', dir, '--beam', '4', 'x'], /unknown option --beam/],
+    // (limits are checked before the model loads: this directory does not exist)
+    [['translate', '--model', dir, '--beams', '100000', 'x'], /--beams 100000 is above the limit of 64 beams/],
+    [['translate', '--model', dir, '--max-beams', '2', '--beams', '3', 'x'], /--beams 3 is above the limit of 2 beams/],
+    [['translate', '--model', dir, '--max-beams', '0', 'x'], /--max-beams must be an integer >= 1, got 0/],
+    [['translate', '--model', dir, '--timeout-ms', 'soon', 'x'], /--timeout-ms must be an integer >= 1, got soon/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ])('%j', (args, message) => {
     const r = cli(args);
