@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  CHECKPOINT_VERSION, CheckpointError, SafetensorsError, loadCheckpoint, readCheckpointManifest, saveCheckpoint, verifyCheckpoint,
+  CHECKPOINT_VERSION, CheckpointError, SafetensorsError, loadCheckpoint, readCheckpointManifest, readHfConfig, saveCheckpoint, verifyCheckpoint,
   type CheckpointInput, type CheckpointTensor,
 } from '../dist/io/index.js';
 
@@ -326,6 +326,14 @@ describe('the folder itself', () => {
     expect(await ckError(saveCheckpoint(file, { config: {}, weights: new Map() }))).toMatchObject({ code: 'not-a-directory' });
     expect(await ckError(saveCheckpoint(path.join(file, 'sub'), { config: {}, weights: new Map() }))).toMatchObject({ code: 'not-a-directory' });
     expect(fs.readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  it('readHfConfig: a missing model folder, or one under a file, is a CheckpointError (a config file itself is read)', async () => {
+    const file = path.join(root, 'hf-file');
+    fs.writeFileSync(file, '{"model_type": "t5"}');
+    expect(await ckError(readHfConfig(path.join(root, 'no-hf')))).toMatchObject({ code: 'missing-file', message: expect.stringMatching(/no such model folder or config file/) });
+    expect(await ckError(readHfConfig(path.join(file, 'config.json')))).toMatchObject({ code: 'not-a-directory' });
+    await expect(readHfConfig(file)).rejects.toThrow(/model_type "t5" is not supported/);
   });
 
   it('invalid input is refused before anything is written', async () => {

@@ -2,6 +2,7 @@
 // saveTraining and continued with resumeTraining in a fresh model, trainer and loader ends with
 // the same weights, bit for bit, as an uninterrupted run (also with dropout); corrupt or
 // inconsistent checkpoints are rejected with an error naming the problem.
+import buffer from 'node:buffer';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,6 +160,28 @@ describe('corrupt and inconsistent checkpoints are rejected naming the problem',
   ])('a bad config field %j', async (bad, message) => {
     const { dir } = await writeWith({ ...new Seq2SeqTransformer(CFG).config, ...bad });
     await expect(loadModel(dir)).rejects.toThrow(message);
+  });
+
+  it('a huge vocabulary: a RangeError naming the file, the fields and the bytes, before anything is allocated', async () => {
+    const { dir } = await writeWith({ ...new Seq2SeqTransformer(CFG).config, srcVocab: 1e12 });
+    const err = await loadModel(dir).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toBe(`loadModel: ${path.join(dir, 'config.json')}: model config: srcVocab (1000000000000) × dModel (16) = 16000000000000 parameters in one matrix, `
+      + `58.2 TiB (64000000000000 bytes): more than one Float32Array holds (${buffer.constants.MAX_LENGTH} elements)`);
+    // Each matrix fitting, all of them together not: the largest part is named.
+    expect(() => new Seq2SeqTransformer({ ...CFG, decoderLayers: 2 ** 34 })).toThrow(
+      /^model config: the parameters would take [\d.]+ [KMGTPE]iB \(\d+ bytes\) as \d+ float32 values, .* of it for decoderLayers \(17179869184\) × dModel \(16\), ffDim \(32\): more than this machine's memory, .* \(\d+ bytes\)$/);
+  });
+
+  it('a file, or a missing folder, given as the model folder', async () => {
+    const file = path.join(root, 'not-a-folder');
+    fs.writeFileSync(file, '{}');
+    for (const load of [loadModel, (d: string) => resumeTraining(d, null as never)]) {
+      const err = await load(file).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect(err).toMatchObject({ code: 'not-a-directory', dir: file, message: `checkpoint ${file}: is a file, not a directory` });
+      expect(await load(path.join(root, 'no-such-model')).catch((e: CheckpointError) => e.code)).toBe('missing-file');
+    }
   });
 
   it('weights of another shape than the config says', async () => {

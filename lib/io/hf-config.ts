@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { CheckpointError } from './errors.js';
 import { readJsonFile } from './json.js';
 import { validateConfig, type Activation, type NormPlacement, type Seq2SeqConfig } from './config.js';
 
@@ -205,9 +206,21 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
   };
 }
 
-/** Reads config.json from a Hugging Face model folder (or the file itself) and maps it with {@link mapHfConfig}. */
+/**
+ * Reads config.json from a Hugging Face model folder (or the file itself) and maps it with
+ * {@link mapHfConfig}. A path that does not exist, or lies under a file, is a CheckpointError
+ * (`missing-file`, `not-a-directory`).
+ */
 export async function readHfConfig(dirOrFile: string): Promise<HfSeq2SeqImport> {
-  const stat = await fs.promises.stat(dirOrFile);
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(dirOrFile);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CheckpointError('missing-file', dirOrFile, undefined, 'no such model folder or config file');
+    if (code === 'ENOTDIR') throw new CheckpointError('not-a-directory', dirOrFile, undefined, 'is not a directory (a part of the path is a file)');
+    throw e;
+  }
   const file = stat.isDirectory() ? path.join(dirOrFile, 'config.json') : dirOrFile;
   return mapHfConfig(await readJsonFile(file), file);
 }

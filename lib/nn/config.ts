@@ -1,4 +1,6 @@
 // The model configuration (issue: training) and its defaults.
+import { constants as bufferConstants } from 'node:buffer';
+import os from 'node:os';
 import type { ActivationKind } from '../opkernels/elementwise.js';
 
 export interface Seq2SeqModelConfig {
@@ -76,5 +78,52 @@ export function resolveModelConfig(c: Partial<Seq2SeqModelConfig> & { srcVocab: 
   for (const f of ['layerNormEmbedding', 'finalLogitsBias', 'tieEmbeddings', 'scaleEmbedding'] as const)
     if (typeof r[f] !== 'boolean') throw new TypeError(`model config: ${f} must be a boolean, got ${String(r[f])}`);
   if (!Number.isInteger(r.seed)) throw new RangeError(`model config: seed must be an integer, got ${String(r.seed)}`);
+  checkParameterBytes(r);
   return r;
+}
+
+const bytesText = (b: number): string => {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let i = 0, x = b;
+  while (x >= 1024 && i < units.length - 1) { x /= 1024; i++; }
+  return i ? `${x.toPrecision(3)} ${units[i]} (${b} bytes)` : `${b} bytes`;
+};
+
+/**
+ * The float32 parameters a config asks for, checked before anything is allocated (issue #19: a
+ * huge vocabulary failed deep inside with 'Array buffer allocation failed', naming nothing): each
+ * matrix must fit one Float32Array (buffer.constants.MAX_LENGTH elements), and all of them this
+ * machine's memory (os.totalmem(); gradients and optimizer state need more still). Otherwise a
+ * RangeError names the fields that size the part and the bytes it would take.
+ */
+function checkParameterBytes(r: Seq2SeqModelConfig): void {
+  const d = r.dModel, ff = r.ffDim, rows = r.maxLen + r.positionOffset;
+  const kvDim = (r.kvHeads ?? r.heads) * (d / r.heads);
+  const matrices: [string, number][] = [
+    [`srcVocab (${r.srcVocab}) × dModel (${d})`, r.srcVocab * d],
+    [`tgtVocab (${r.tgtVocab}) × dModel (${d})`, r.tgtVocab * d],
+    [`ffDim (${ff}) × dModel (${d})`, ff * d],
+    [`dModel (${d}) × dModel (${d})`, d * d],
+    ...(r.positions === 'learned' ? [[`(maxLen + positionOffset) (${rows}) × dModel (${d})`, rows * d] as [string, number]] : []),
+  ];
+  const maxElements = bufferConstants.MAX_LENGTH;
+  for (const [what, n] of matrices) {
+    if (n > maxElements)
+      throw new RangeError(`model config: ${what} = ${n} parameters in one matrix, ${bytesText(4 * n)}: more than one Float32Array holds (${maxElements} elements)`);
+  }
+  const attention = 2 * (d * d + d) + 2 * (d * kvDim + kvDim), ffn = 2 * d * ff + ff + d;
+  const shared = r.tieEmbeddings && r.srcVocab === r.tgtVocab;
+  const parts: [string, number][] = [
+    [`tgtVocab (${r.tgtVocab}) × dModel (${d})`, r.tgtVocab * d * (r.tieEmbeddings ? 1 : 2) + (r.finalLogitsBias ? r.tgtVocab : 0)],
+    [`srcVocab (${r.srcVocab}) × dModel (${d})`, shared ? 0 : r.srcVocab * d],
+    [`encoderLayers (${r.encoderLayers}) × dModel (${d}), ffDim (${ff})`, r.encoderLayers * (attention + ffn + 4 * d)],
+    [`decoderLayers (${r.decoderLayers}) × dModel (${d}), ffDim (${ff})`, r.decoderLayers * (2 * attention + ffn + 6 * d)],
+    [`maxLen (${r.maxLen}) × dModel (${d})`, (r.positions === 'learned' ? 2 * rows * d : 0) + 8 * d],
+  ];
+  const total = parts.reduce((a, [, n]) => a + n, 0);
+  const memory = os.totalmem();
+  if (4 * total > memory) {
+    const [largest, n] = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
+    throw new RangeError(`model config: the parameters would take ${bytesText(4 * total)} as ${total} float32 values, ${bytesText(4 * n)} of it for ${largest}: more than this machine's memory, ${bytesText(memory)}`);
+  }
 }

@@ -1,7 +1,9 @@
-// Saving and loading models and training runs through lib/io's atomic checkpoint directories:
+// Saving and loading models and training runs through lib/io's checkpoint directories (each save
+// replaces the previous one atomically, even when killed: see lib/io/checkpoint.ts):
 // model.safetensors (weights by name), config.json, tokenizer JSON, optimizer state and trainer
 // state (step, data position). Resuming from a checkpoint continues bit-identically: weights,
 // Adam moments, the step (which also seeds dropout) and the data loader's position are restored.
+import path from 'node:path';
 import type { BatchLoader, BatchLoaderState } from '../data/loader.js';
 import { tokenizerFromJSON } from '../data/load-tokenizer.js';
 import type { Tokenizer } from '../data/tokenizer.js';
@@ -31,10 +33,24 @@ export async function saveModel(dir: string, model: Seq2SeqTransformer, opts: { 
   await saveCheckpoint(dir, { config: { ...model.config }, weights: weightsOf(model), ...(tokenizers ? { tokenizers } : {}) });
 }
 
-/** Loads a model saved by saveModel or saveTraining; verifies hashes and every tensor name and shape. */
+/** The model a loaded config.json describes; a bad config (e.g. too large to allocate) is a TypeError/RangeError naming the file and field. */
+function modelFor(dir: string, config: object): Seq2SeqTransformer {
+  try {
+    return new Seq2SeqTransformer(config as unknown as Seq2SeqModelConfig);
+  } catch (e) {
+    if (e instanceof RangeError) throw new RangeError(`loadModel: ${path.join(dir, 'config.json')}: ${e.message}`, { cause: e });
+    if (e instanceof TypeError) throw new TypeError(`loadModel: ${path.join(dir, 'config.json')}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Loads a model saved by saveModel or saveTraining (a CheckpointError if `dir` is missing, not a
+ * directory, incomplete or corrupt); verifies hashes and every tensor name and shape.
+ */
 export async function loadModel(dir: string): Promise<SavedModel> {
   const ck = await loadCheckpoint(dir, { finite: true });
-  const model = new Seq2SeqTransformer(ck.config as unknown as Seq2SeqModelConfig);
+  const model = modelFor(dir, ck.config);
   const params = model.namedParameters();
   for (const name of ck.weights.keys())
     if (!params.has(name)) throw new RangeError(`loadModel: ${dir} has a tensor '${name}' this model does not have`);
