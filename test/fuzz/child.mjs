@@ -1,0 +1,339 @@
+// One batch of the kernel fuzz, run as its own process by run.mjs so a native crash or hang is
+// seen by the parent instead of ending the run:
+//   node --expose-gc test/fuzz/child.mjs --seed S --start A --end B [--progress FILE] [--verbose]
+// Call i (A <= i < B) draws everything from callSeed(S, i): it can be replayed alone with
+// --start i --end i+1 --verbose (prints the call and its outcome).
+// Before each call the child writes "i label" to the progress file, so the parent knows which
+// call was running when the process died. Unexpected outcomes are printed as `FAIL {json}` lines
+// and the batch goes on; the last line is `SUMMARY {json}`.
+import fs from 'node:fs';
+import * as attnode from '../../dist/index.js';
+import { Rng, callSeed } from './rng.mjs';
+import { ALL_SPECS, ISAS } from './specs.mjs';
+import { MUTATIONS, benign, makeResizable, pickMutation, sabotage, slots, views } from './mutate.mjs';
+import { FuzzGetterError, PROXIES, describe, readable } from './values.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const seed = Number(opt('seed', 1)) >>> 0;
+const start = Number(opt('start', 0));
+const end = Number(opt('end', start + 1000));
+const progressPath = opt('progress', null);
+const verbose = argv.includes('--verbose');
+const only = opt('only', null);  // a comma-separated list of spec names (debugging)
+
+const { kernels } = attnode;
+const RUNTIME = { setNumThreads: attnode.setNumThreads, getNumThreads: attnode.getNumThreads, cpuInfo: attnode.cpuInfo, setIsa: attnode.setIsa };
+const info = attnode.cpuInfo();
+ISAS.splice(0, ISAS.length, ...info.supportedIsas);
+const homeIsa = info.isa, homeThreads = attnode.getNumThreads();
+
+const specs = ALL_SPECS.filter((s) => (only ? only.split(',').includes(s.name) : true));
+for (const s of specs) {
+  const fn = s.runtime ? RUNTIME[s.name] : kernels[s.name];
+  if (typeof fn !== 'function') throw new Error(`fuzz spec ${s.name}: no such function`);
+  s.fn = fn;
+  s.isAsync = s.name.endsWith('Async');
+  s.syncFn = s.isAsync ? kernels[s.name.slice(0, -5)] : fn;
+}
+const kernelNames = new Set([...Object.keys(kernels), ...Object.keys(RUNTIME)]);
+const IN_PLACE_OK = new Set(['activationForward', 'activationBackward', 'relu', 'reluBackward', 'gelu', 'geluBackward', 'silu',
+  'siluBackward', 'add', 'dropoutForward', 'dropoutBackward']);
+const BIG = 1 << 30;  // bytes: a result this large means the library allocated it
+
+const progressFd = progressPath ? fs.openSync(progressPath, 'w') : null;
+function progress(i, label) {
+  if (progressFd === null) return;
+  const line = `${i} ${label}`.slice(0, 250).padEnd(256, ' ');
+  fs.writeSync(progressFd, line, 0);
+}
+
+const counts = { calls: 0, ok: 0, rejected: 0, getterErrors: 0, oomErrors: 0, failures: 0, bigAllocations: 0, byClass: {}, bySpec: {}, byMode: {} };
+function countSpec(name, what) {
+  const c = (counts.bySpec[name] ??= { ok: 0, rejected: 0, failed: 0 });
+  c[what] += 1;
+}
+
+function fail(kind, i, spec, label, detail, args) {
+  counts.failures += 1;
+  countSpec(spec.name, 'failed');
+  const rec = { kind, seed, index: i, spec: spec.name, label, detail: String(detail).slice(0, 400) };
+  if (args) rec.args = args.map((a) => describe(a)).join(', ').slice(0, 600);
+  console.log(`FAIL ${JSON.stringify(rec)}`);
+}
+
+/** Whether e is an acceptable error, and if not, why. */
+function judgeError(e, spec) {
+  if (e instanceof FuzzGetterError) return { ok: true, kind: 'getter' };
+  if (e instanceof TypeError || e instanceof RangeError) {
+    const m = /^(\w+): (\S+)/.exec(e.message ?? '');
+    if (!m) return { ok: false, kind: 'unnamedError', detail: `${e.constructor.name}: ${e.message}` };
+    const base = spec.name.replace(/Async$/, '');
+    if (m[1] !== spec.name && m[1] !== base && !kernelNames.has(m[1])) {
+      return { ok: false, kind: 'misnamedError', detail: `${e.constructor.name}: ${e.message}` };
+    }
+    return { ok: true, kind: e.constructor.name };
+  }
+  if (e instanceof Error && /out of memory|allocation failed/i.test(e.message) && /^\w+: /.test(e.message)) {
+    return { ok: true, kind: 'oom' };
+  }
+  return { ok: false, kind: 'unexpectedError', detail: `${e?.constructor?.name ?? typeof e}: ${e?.message ?? String(e)}` };
+}
+
+const isF32 = (x) => x instanceof Float32Array;
+const isI32 = (x) => x instanceof Int32Array;
+/** Why a returned value is malformed, or null. */
+function badResult(spec, r) {
+  const res = spec.result;
+  if (Array.isArray(res)) {
+    if (typeof r !== 'object' || r === null) return `returned ${describe(r)}`;
+    for (const n of res) if (!isF32(r[n]) && !(n === 'indices' && isI32(r[n]))) return `result.${n} is ${describe(r[n])}`;
+    return null;
+  }
+  switch (res) {
+    case 'f32': return isF32(r) ? null : `returned ${describe(r)}`;
+    case 'i32': return isI32(r) ? null : `returned ${describe(r)}`;
+    case 'bool': return typeof r === 'boolean' ? null : `returned ${describe(r)}`;
+    case 'number': return typeof r === 'number' ? null : `returned ${describe(r)}`;
+    case 'string': return typeof r === 'string' ? null : `returned ${describe(r)}`;
+    case 'void': return r === undefined ? null : `returned ${describe(r)}`;
+    case 'object': return typeof r === 'object' && r !== null ? null : `returned ${describe(r)}`;
+    case 'clip': return r && typeof r.norm === 'number' && typeof r.scale === 'number' ? null : `returned ${describe(r)}`;
+    case 'xent': return r && typeof r.loss === 'number' && typeof r.count === 'number' && (r.dlogits === undefined || isF32(r.dlogits))
+      ? null : `returned ${describe(r)}`;
+    case 'linearBackward': return r && isF32(r.dW) && isF32(r.db) && (r.dx === undefined || isF32(r.dx)) ? null : `returned ${describe(r)}`;
+    default: return null;
+  }
+}
+
+/** Typed arrays of a result, for the size check and the bit comparison. */
+function resultViews(r) {
+  if (ArrayBuffer.isView(r)) return [r];
+  if (r && typeof r === 'object') return Object.values(r).filter((v) => ArrayBuffer.isView(v));
+  return [];
+}
+function bits(v) {
+  if (!ArrayBuffer.isView(v)) return v;
+  if (!readable(v)) return 'unreadable';
+  return Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+}
+/** A comparable form of (result, the call's arrays after it): in-place updates count too. */
+function fingerprint(r, args) {
+  const out = [];
+  if (ArrayBuffer.isView(r)) out.push(bits(r));
+  else if (r && typeof r === 'object') for (const k of Object.keys(r).sort()) out.push(k, typeof r[k] === 'number' ? Object.is(r[k], -0) ? '-0' : String(r[k]) : bits(r[k]));
+  else out.push(String(r));
+  if (args) for (const v of views(args)) out.push(bits(v));
+  return JSON.stringify(out);
+}
+
+const sleep0 = () => new Promise((res) => setImmediate(res));
+
+/** Calls spec.fn on args; returns { value } or { error }. `after` runs just after an async call is issued. */
+async function invoke(spec, fn, args, after) {
+  let ret;
+  try {
+    ret = fn(...args);
+  } catch (e) {
+    if (spec.isAsync) return { error: e, syncThrow: true };
+    return { error: e };
+  }
+  if (spec.isAsync) {
+    if (!(ret instanceof Promise)) return { value: ret, notPromise: true };
+    if (after) after();
+    try {
+      return { value: await ret };
+    } catch (e) {
+      return { error: e };
+    }
+  }
+  return { value: ret };
+}
+
+function restoreRuntime() {
+  try {
+    if (attnode.getNumThreads() !== homeThreads) attnode.setNumThreads(homeThreads);
+    if (attnode.cpuInfo().isa !== homeIsa) attnode.setIsa(homeIsa);
+  } catch { /* the next call reports it */ }
+}
+
+/** Output lengths of a valid call, by output path (for overlapping-output mutations). */
+function outputLengths(spec, value) {
+  if (!spec.outputs) return null;
+  const out = {};
+  for (const path of spec.outputs) {
+    const key = path[path.length - 1];
+    const v = key === 'into' || key === 'C' ? value : value?.[key];
+    if (ArrayBuffer.isView(v)) out[path.join('.')] = v.length;
+  }
+  return out;
+}
+
+/** Whether any output array the caller gave shares bytes with another array of the call. */
+function overlapping(spec, args) {
+  const vs = views(args);
+  const outs = new Set();
+  for (const path of spec.outputs ?? []) {
+    let o = args;
+    for (const k of path) {
+      // Never through the fuzz's Proxies or getters (they may throw or sabotage again).
+      const d = o && typeof o === 'object' && !PROXIES.has(o) ? Object.getOwnPropertyDescriptor(o, k) : undefined;
+      o = d && !d.get ? d.value : undefined;
+    }
+    if (ArrayBuffer.isView(o)) outs.add(o);
+  }
+  for (const o of outs) {
+    if (o.byteLength === 0) continue;
+    let same = 0;
+    for (const v of vs) {
+      if (v.buffer !== o.buffer || v.byteLength === 0) continue;
+      if (v.byteOffset === o.byteOffset && v.byteLength === o.byteLength) { same += 1; continue; }
+      if (v.byteOffset < o.byteOffset + o.byteLength && o.byteOffset < v.byteOffset + v.byteLength) return true;
+    }
+    // Exactly an input (it is counted once itself): allowed only where the op may run in place.
+    if (same > 1 && !IN_PLACE_OK.has(spec.name)) return true;
+  }
+  return false;
+}
+
+let counted = false;  // whether call i was counted before the harness threw
+async function runOne(i) {
+  counted = false;
+  const r = new Rng(callSeed(seed, i));
+  const spec = specs[Math.floor(r.float() * specs.length)];
+  const buildSeed = r.fork();
+  const build = () => ({ spec, args: spec.build(new Rng(buildSeed)), outLengths: null });
+  const roll = r.float();
+  const mode = roll < 0.06 ? 'valid' : roll < 0.14 ? 'benign' : spec.isAsync && roll < 0.30 ? 'asyncAbuse'
+    : spec.isAsync && roll < 0.36 ? 'asyncGc' : 'mutate';
+  counts.byMode[mode] = (counts.byMode[mode] ?? 0) + 1;
+  const call = build();
+  let label = `${spec.name} ${mode}`;
+  let baseline = null;  // the sync result of an identical, untouched call
+  const needBaseline = mode === 'benign' || mode === 'asyncGc' || (mode === 'mutate' && spec.outputs && r.chance(0.5));
+  if (needBaseline && !spec.runtime) {
+    const copy = build();
+    progress(i, `${label} (baseline)`);
+    const b = await invoke({ ...spec, isAsync: false }, spec.syncFn, copy.args);
+    if (b.error) {
+      counts.calls += 1;
+      fail('validRejected', i, spec, label, `${b.error?.constructor?.name}: ${b.error?.message}`, build().args);
+      return;
+    }
+    // asyncGc drops its arrays (so compares only the result) unless the op works in place.
+    baseline = fingerprint(b.value, mode === 'asyncGc' && spec.result !== 'void' ? null : copy.args);
+    call.outLengths = outputLengths(spec, b.value);
+  }
+  let after = null;
+  if (mode === 'mutate') {
+    const labels = [];
+    for (let m = r.int(1, 3); m > 0; --m) {
+      const name = pickMutation(r);
+      const l = MUTATIONS[name](call, r);
+      if (l) labels.push(l);
+    }
+    label += ` ${labels.join(' ')}`;
+  } else if (mode === 'benign') {
+    label += ` ${benign(call, r) ?? 'none'}`;
+  } else if (mode === 'asyncAbuse') {
+    if (r.chance(0.4)) makeResizable(call.args, r);
+    const kind = r.pick(['detach', 'detach', 'detachOne', 'shrink', 'ints', 'bytes', 'nan', 'list', 'gc']);
+    const sr = new Rng(r.fork());
+    label += ` after:${kind}`;
+    after = () => {
+      sabotage(call.args, sr, kind);
+      // Reuse freed memory, so a kernel still using it is more likely to be noticed.
+      for (let j = 0; j < 8; ++j) new Float32Array(1024).fill(NaN);
+    };
+  }
+  if (verbose) console.log(`call ${i}: ${label}\n  args: ${call.args.map((a) => describe(a)).join(', ')}`);
+  progress(i, label);
+  counts.calls += 1;
+  counted = true;
+
+  let res;
+  if (mode === 'asyncGc') {
+    // Nothing but the pending call references the arrays; GCs run while it works.
+    let args = call.args;
+    const keep = spec.result === 'void' ? args : null;  // in-place results: compare the arrays after
+    const p = (async () => invoke(spec, spec.fn, args))();
+    args = null;
+    call.args = null;
+    for (let g = 0; g < 2; ++g) { globalThis.gc?.(); await sleep0(); }
+    res = await p;
+    call.args = keep;
+  } else {
+    res = await invoke(spec, spec.fn, call.args, after);
+  }
+  if (spec.runtime) restoreRuntime();
+
+  if (res.syncThrow) fail('asyncThrewSync', i, spec, label, `${res.error?.constructor?.name}: ${res.error?.message}`, call.args);
+  if (res.notPromise) fail('asyncNotPromise', i, spec, label, describe(res.value), call.args);
+  if ('error' in res) {
+    const j = judgeError(res.error, spec);
+    counts.byClass[j.kind] = (counts.byClass[j.kind] ?? 0) + 1;
+    if (verbose) console.log(`  -> ${res.error?.constructor?.name}: ${res.error?.message}`);
+    if (!j.ok) { fail(j.kind, i, spec, label, j.detail, call.args); return; }
+    if (mode === 'valid' || mode === 'asyncGc' || (mode === 'benign' && !(label.includes('shared@') && j.kind === 'TypeError'))) {
+      fail('validRejected', i, spec, label, `${res.error?.constructor?.name}: ${res.error?.message}`, call.args);
+      return;
+    }
+    if (j.kind === 'getter') counts.getterErrors += 1; else if (j.kind === 'oom') counts.oomErrors += 1; else counts.rejected += 1;
+    countSpec(spec.name, 'rejected');
+    return;
+  }
+  if (verbose) console.log(`  -> ok: ${describe(res.value)}`);
+  const bad = badResult(spec, res.value);
+  if (bad) { fail('badResult', i, spec, label, bad, call.args); return; }
+  const big = resultViews(res.value).find((v) => v.byteLength >= BIG);
+  if (big) {
+    // Not a failure by itself (the call asked for it and the memory was there), but reported:
+    // an output sized from a small input's numbers alone.
+    counts.bigAllocations += 1;
+    console.log(`WARN ${JSON.stringify({ kind: 'bigAllocation', seed, index: i, spec: spec.name, label,
+      detail: `a ${describe(big)} result (${(big.byteLength / 2 ** 30).toFixed(2)} GiB)`, args: call.args.map((a) => describe(a)).join(', ').slice(0, 600) })}`);
+  }
+  if (baseline !== null && (mode === 'benign' || mode === 'asyncGc')) {
+    const got = fingerprint(res.value, call.args);
+    if (got !== baseline) { fail(mode === 'asyncGc' ? 'asyncDiffers' : 'benignDiffers', i, spec, label, 'result bits differ from the plain sync call', call.args); return; }
+  }
+  if (mode === 'mutate' && /alias@|overlap@/.test(label) && call.args && overlapping(spec, call.args)) {
+    fail('overlapAccepted', i, spec, label, 'an output sharing memory with an input was accepted', call.args);
+    return;
+  }
+  counts.ok += 1;
+  countSpec(spec.name, 'ok');
+}
+
+process.on('unhandledRejection', (e) => {
+  console.log(`FAIL ${JSON.stringify({ kind: 'unhandledRejection', seed, detail: String(e?.stack ?? e).slice(0, 400) })}`);
+  counts.failures += 1;
+});
+
+// FUZZ_SELFTEST=crash@I | hang@I | unsettled@I: call I crashes the process, spins forever or
+// leaves a promise that never settles (the runner's own test that it sees each of them).
+const [selfKind, selfAt] = (process.env.FUZZ_SELFTEST ?? '').split('@');
+async function selftest(i) {
+  if (selfKind === undefined || Number(selfAt) !== i) return;
+  progress(i, `selftest ${selfKind}`);
+  if (selfKind === 'crash') process.kill(process.pid, 'SIGSEGV');
+  if (selfKind === 'hang') for (;;);
+  if (selfKind === 'unsettled') await new Promise(() => {});
+}
+
+for (let i = start; i < end; ++i) {
+  await selftest(i);
+  try {
+    await runOne(i);
+  } catch (e) {
+    // The fuzz's own code threw (or a getter's error escaped where no call was running).
+    console.log(`FAIL ${JSON.stringify({ kind: 'harnessError', seed, index: i, detail: String(e?.stack ?? e).slice(0, 600) })}`);
+    counts.failures += 1;
+    if (!counted) counts.calls += 1;
+  }
+}
+if (progressFd !== null) progress(end, 'done');
+console.log(`SUMMARY ${JSON.stringify(counts)}`);
