@@ -112,10 +112,11 @@ export function createTranslationService(o: ServiceOptions): TranslationService 
     checkGenerate(model, [[0]], { ...o.defaults, limits });
   } catch (e) {
     throw new RangeError(`defaults do not fit the limits: ${(e as Error).message}`);
-  }  const open = new Map<string, Batch>();   // batches still collecting requests, by options
+  }
+  const open = new Map<string, Batch>();   // batches still collecting requests, by options
   const ready: Batch[] = [];               // batches closed, waiting for a free generate slot
   let running = 0, runningRequests = 0;    // generate calls running, and the requests they serve
-  let inFlight = 0;                        // requests accepted and not answered yet
+  let inFlight = 0;                        // requests accepted that their batch has not let go yet
 
   function dispatch(): void {
     while (running < maxRunning && ready.length > 0) {
@@ -127,7 +128,7 @@ export function createTranslationService(o: ServiceOptions): TranslationService 
       running++;
       runningRequests += live.length;
       const ctl = new AbortController();
-      // Abort when every client of the batch has gone: checked between steps by generate.
+      // Abort when no client of the batch still waits (gone, or past its deadline): checked between steps by generate.
       const watch = setInterval(() => { if (live.every((j) => !j.live)) ctl.abort(); }, 20);
       const sources = live.flatMap((j) => j.sources);
       model.generate(sources, { ...o.defaults, ...b.options, limits: batchLimits, signal: ctl.signal, ...(tokenizer ? { tokenizer } : {}) }).then((result) => {
@@ -225,7 +226,8 @@ export function createTranslationService(o: ServiceOptions): TranslationService 
     try {
       checkGenerate(model, sources, { ...o.defaults, ...options, limits, ...(tokenizer ? { tokenizer } : {}) });
     } catch (e) {
-      if (e instanceof TypeError || e instanceof RangeError) throw new HttpError(400, e.message);
+      // (a client cannot raise the limits: the hint to raise options.limits is the operator's)
+      if (e instanceof TypeError || e instanceof RangeError) throw new HttpError(400, e.message.replace(/; ask for less, or raise it .*$/, '; ask for less (a limit of this server)'));
       throw e;
     }
     const { timeoutMs: asked, ...rest } = options;

@@ -56,7 +56,7 @@ describe('translation service limits', () => {
   it('answers 400 naming the limit, at once', async () => {
     const url = await start({ limits: { maxSourceTokens: 8 } });
     const cases: [unknown, RegExp][] = [
-      [{ ids: [[3, 2]], options: { numBeams: 10000 } }, /numBeams = 10000 is above the limit options\.limits\.maxBeams = 16/],
+      [{ ids: [[3, 2]], options: { numBeams: 10000 } }, /numBeams = 10000 is above the limit options\.limits\.maxBeams = 16; ask for less \(a limit of this server\)$/],
       [{ ids: [[3, 2]], options: { numBeams: 17 } }, /maxBeams = 16/],
       [{ ids: [[3, 2]], options: { maxNewTokens: 1e9 } }, /maxNewTokens/],
       [{ ids: [new Array(9).fill(3)] }, /src\[0\]'s length in tokens = 9 .*maxSourceTokens = 8/],
