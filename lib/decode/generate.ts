@@ -1,5 +1,6 @@
 // generate() and stream(): greedy search, sampling or beam search over a batch of sources, with
-// the KV cache, cancellable with an AbortSignal. By default they run on the model's decoding worker
+// the KV cache, cancellable with an AbortSignal or a deadline (options.timeoutMs), within the
+// bounds of options.limits (options.ts). By default they run on the model's decoding worker
 // thread (worker-client.ts), so the event loop never runs a decoding kernel; generateHere and
 // streamHere are the same on the calling thread (see engine.ts for scheduling and buffers).
 import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
