@@ -14,7 +14,7 @@ import { checkpointFor, filesFor, mismatch } from './helpers/checkpoint-kill-dat
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-ckpt-kill-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 const SAVER = path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), 'helpers', 'checkpoint-saver.mjs');
-const KILLS = 60;
+const KILLS = 50;
 
 /** mulberry32: a seeded stream of floats in [0, 1). */
 function rng(seed: number): () => number {
@@ -93,9 +93,9 @@ describe('saves killed with SIGKILL', () => {
         next++;
       }
     }
-    // The kills landed inside saves, not only between them.
+    // The kills landed inside saves (leftovers found), also between their switch and their end.
     expect(stats.dirty, JSON.stringify(stats)).toBeGreaterThanOrEqual(KILLS / 4);
-    expect(stats.completedSaves).toBeGreaterThan(KILLS);
+    expect(stats.newer, JSON.stringify(stats)).toBeGreaterThanOrEqual(1);
     console.log(`kill test: ${JSON.stringify(stats)}`);
   });
 });

@@ -27,19 +27,22 @@
  *      removes the staging folder.
  * So in the steady state the folder holds just the files above, at the top. A save killed during
  * 1 leaves the old checkpoint plus a dead staging folder; one killed during 3-4 leaves the new
- * checkpoint, some of it still staged. Leftovers of interrupted saves are removed by the next save
- * (it also finishes nothing: it simply writes a new checkpoint and then drops everything the new
- * manifest does not list) and by the next load: staging folders and `.<file>.<pid>.<hex>.tmp` files
- * (the latter left by earlier attnode versions) whose writing process, on this host, is no longer
- * alive, and that the current manifest does not reference. Cleaning is best-effort: a read-only
- * folder loads and keeps its leftovers; a staging folder of another host is left to the next save.
+ * checkpoint, some of it still staged (the top-level files then mix two saves until the next
+ * save: only the manifest says which files are current).
+ *
+ * Leftovers of interrupted saves are removed by the next save and by the next load: staging
+ * folders and `.<file>.<pid>.<hex>.tmp` files (the latter left by earlier attnode versions) whose
+ * writing process, on this host, is no longer alive, and that the current manifest does not point
+ * into. A save also removes other hosts' staging folders, and the previous checkpoint's files that
+ * its own manifest does not list; other files in the folder are never touched. Cleaning is
+ * best-effort: a read-only folder loads and keeps its leftovers.
  *
  * A load concurrent with a save never returns a mix: a file replaced or removed under a loader
  * fails its hash or is missing; the loader then rereads the manifest and, if it changed, starts
  * over (a few times, then a `concurrent-save` CheckpointError). Two saves into one folder at once
- * are not supported. Folders whose manifest has no `path` fields (all that earlier versions wrote)
- * load as before. The model and trainer supply and receive plain data: this module knows nothing
- * of their classes.
+ * are not supported (the folder may then fail its hashes on load; it never loads as a mix).
+ * Folders whose manifest has no `path` fields (all that earlier versions wrote) load as before.
+ * The model and trainer supply and receive plain data: this module knows nothing of their classes.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -386,6 +389,7 @@ async function readVerified(dir: string, name: string, entry: ManifestEntry): Pr
  */
 async function readAllVerified(dir: string): Promise<{ manifest: CheckpointManifest; bufs: Map<string, Buffer> }> {
   await checkCheckpointDir(dir);
+  let sameManifest = 0;
   for (let attempt = 1; ; attempt++) {
     const { manifest, text } = await readManifest(dir);
     try {
@@ -395,7 +399,8 @@ async function readAllVerified(dir: string): Promise<{ manifest: CheckpointManif
     } catch (e) {
       if (!(e instanceof CheckpointError) || (e.code !== 'missing-file' && e.code !== 'corrupt')) throw e;
       const now = await fs.promises.readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
-      if (now === text) throw e; // the manifest still says so: the folder really is damaged
+      // The manifest still says so: the folder really is damaged. Twice, in case saves went A, B, A.
+      if (now === text && ++sameManifest === 2) throw e;
       if (attempt >= LOAD_ATTEMPTS) {
         throw new CheckpointError('concurrent-save', dir, undefined,
           `was replaced ${attempt} times while being read (saves in progress): read it again`, { cause: e });
