@@ -301,6 +301,7 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointInput): Promis
     // 3. Each staged file to its top-level name (the staged manifest finds it there too).
     for (const name of files.keys()) await fs.promises.rename(path.join(stageDir, name), path.join(dir, name));
     await syncDir(dir);
+    await syncDir(stageDir);
     // 4. The plain manifest; then the old checkpoint's files this one lacks, and the staging folder.
     await writeDurable(stagedManifest, manifestText(entries));
     await fs.promises.rename(stagedManifest, manifestPath);
