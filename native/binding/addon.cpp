@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "binding/args.h"
+#include "binding/define.h"
 #include "core/cpu_features.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
@@ -60,10 +61,10 @@ Napi::Value set_isa_js(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  exports.Set("cpuInfo", Napi::Function::New(env, cpu_info));
-  exports.Set("setNumThreads", Napi::Function::New(env, set_threads));
-  exports.Set("getNumThreads", Napi::Function::New(env, get_threads));
-  exports.Set("setIsa", Napi::Function::New(env, set_isa_js));
+  define(env, exports, "cpuInfo", cpu_info);
+  define(env, exports, "setNumThreads", set_threads);
+  define(env, exports, "getNumThreads", get_threads);
+  define(env, exports, "setIsa", set_isa_js);
   register_attention(env, exports);
   register_gemm(env, exports);
   register_ops(env, exports);

@@ -9,7 +9,10 @@
 #include <vector>
 
 #include "binding/args.h"
+#include "binding/define.h"
 #include "binding/kernel_worker.h"
+#include "binding/ops_args.h"
+#include "binding/staging.h"
 #include "core/attention.h"
 
 namespace attnode::binding {
@@ -20,16 +23,33 @@ constexpr int64_t kMaxDim = int64_t(1) << 31;
 constexpr int64_t kMaxElements = int64_t(1) << 40;
 
 // Everything one kernel call needs, with references that keep its arrays alive until it ends.
+// The pointers are what the kernel reads and writes: the arrays' own (sync) or native copies and
+// scratch (async, see staging.h).
 struct AttnCall {
+  explicit AttnCall(bool async) : stage(async) {}
   AttnShape s;
   AttnMasks m;
   AttnParams p;
   const float *q = nullptr, *k = nullptr, *v = nullptr, *out_in = nullptr, *lse_in = nullptr, *dout = nullptr;
   unsigned bad = 0;         // non-finite inputs the kernel read (AttnNonFinite bits)
   float *out = nullptr, *lse = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  Staging stage;
   Keepalive keep;
   Napi::ObjectReference result;
 };
+
+// The bytes an array's rows occupy: [lo, hi), and for a row-strided view (stride > 0) only
+// `width` bytes of every `stride`, from lo.
+struct Span {
+  const char* lo;
+  const char* hi;
+  std::string name;
+  int64_t stride = 0, width = 0;
+};
+Span span_of(const Napi::TypedArray& a, const std::string& name, int64_t ld = 0, int64_t width = 0) {
+  const char* base = typed_bytes(a);
+  return {base, base + a.ByteLength(), name, ld * 4, width * 4};
+}
 
 int64_t checked_product(const ArgContext& c, std::initializer_list<int64_t> dims, const char* what) {
   int64_t n = 1;
@@ -82,34 +102,42 @@ ArrayT parse_broadcast(const ArgContext& c, const Napi::Value& v, const std::str
   if (heads != 1 && heads != s.H) c.range_error(name + ".heads", "must be 1 or " + std::to_string(s.H) + ", got " + std::to_string(heads));
   const int64_t len = batch * heads * s.Tq * s.Tk;
   const std::string expr = name + ".batch*" + name + ".heads*qLen*kvLen";
-  if constexpr (std::is_same_v<ArrayT, Napi::Uint8Array>) {
-    (void)is_mask;
-    auto a = expect_u8(c, o.Get("data"), name + ".data", len, expr);
-    check_range_u8(c, a, name + ".data", 0, 1);
-    return a;
-  } else {
-    auto a = expect_f32(c, o.Get("data"), name + ".data", len, expr, false);
-    check_finite(c, a.Data(), a.ElementLength(), name + ".data", true);
-    return a;
-  }
+  (void)is_mask;
+  if constexpr (std::is_same_v<ArrayT, Napi::Uint8Array>)
+    return expect_u8(c, o.Get("data"), name + ".data", len, expr);
+  else
+    return expect_f32(c, o.Get("data"), name + ".data", len, expr, false);
 }
 
-uint64_t parse_seed(const ArgContext& c, const Napi::Value& v) {
-  if (v.IsUndefined()) return 0;
+uint64_t parse_seed(const ArgContext& c, const Napi::Value& v, const std::string& name = "opts.seed") {
+  if (v.IsUndefined() && name == "opts.seed") return 0;
   if (v.IsBigInt()) {
     bool lossless = true;
     const uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
-    if (!lossless) c.range_error("opts.seed", "must be a bigint in [0, 2^64)");
+    if (!lossless) c.range_error(name, "must be a bigint in [0, 2^64)");
     return x;
   }
-  if (!v.IsNumber()) c.type_error("opts.seed", "must be a non-negative integer or bigint, got " + describe(v));
+  if (!v.IsNumber()) c.type_error(name, "must be a non-negative integer or bigint, got " + describe(v));
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::floor(d) != d || d < 0 || d > 9007199254740991.0)
-    c.range_error("opts.seed", "must be a non-negative safe integer, got " + v.ToString().Utf8Value());
+    c.range_error(name, "must be a non-negative safe integer, got " + v.ToString().Utf8Value());
   return static_cast<uint64_t>(d);
 }
 
-void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call) {
+// Every element of ids (n of them) in [lo, hi]; every mask byte 0 or 1.
+void check_ints(const ArgContext& c, const int32_t* d, int64_t n, const std::string& name, int64_t lo, int64_t hi) {
+  for (int64_t i = 0; i < n; ++i)
+    if (d[i] < lo || d[i] > hi)
+      c.range_error(name + "[" + std::to_string(i) + "]", "must be in [" + std::to_string(lo) + ", " +
+                                                             std::to_string(hi) + "], got " + std::to_string(d[i]));
+}
+void check_bits(const ArgContext& c, const uint8_t* d, int64_t n, const std::string& name) {
+  for (int64_t i = 0; i < n; ++i)
+    if (d[i] > 1) c.range_error(name + "[" + std::to_string(i) + "]", "must be 0 or 1, got " + std::to_string(d[i]));
+}
+
+// The options' arrays are inputs too: recorded in `spans` so that no output may overlap them.
+void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call, std::vector<Span>& spans) {
   const AttnShape& s = call.s;
   call.p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.D)));
   if (v.IsUndefined()) return;
@@ -124,35 +152,42 @@ void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call) {
   Napi::Value kl = o.Get("keyLengths");
   if (!kl.IsUndefined()) {
     auto a = expect_i32(c, kl, "opts.keyLengths", s.B, "batch");
-    check_range_i32(c, a, "opts.keyLengths", 0, s.Tk);
-    call.m.key_lengths = a.Data();
+    call.m.key_lengths = call.stage.in<int32_t>(c, a, "opts.keyLengths");
+    check_ints(c, call.m.key_lengths, s.B, "opts.keyLengths", 0, s.Tk);
     call.keep.add(a);
+    spans.push_back(span_of(a, "opts.keyLengths"));
   }
   Napi::Value ql = o.Get("queryLengths");
   if (!ql.IsUndefined()) {
     auto a = expect_i32(c, ql, "opts.queryLengths", s.B, "batch");
-    check_range_i32(c, a, "opts.queryLengths", 0, s.Tq);
-    call.m.query_lengths = a.Data();
+    call.m.query_lengths = call.stage.in<int32_t>(c, a, "opts.queryLengths");
+    check_ints(c, call.m.query_lengths, s.B, "opts.queryLengths", 0, s.Tq);
     call.keep.add(a);
+    spans.push_back(span_of(a, "opts.queryLengths"));
   }
   Napi::Value km = o.Get("keyMask");
   if (!km.IsUndefined()) {
     auto a = expect_u8(c, km, "opts.keyMask", s.B * s.Tk, "batch*kvLen");
-    check_range_u8(c, a, "opts.keyMask", 0, 1);
-    call.m.key_mask = a.Data();
+    call.m.key_mask = call.stage.in<uint8_t>(c, a, "opts.keyMask");
+    check_bits(c, call.m.key_mask, s.B * s.Tk, "opts.keyMask");
     call.keep.add(a);
+    spans.push_back(span_of(a, "opts.keyMask"));
   }
   Napi::Value mask = o.Get("mask");
   if (!mask.IsUndefined()) {
     auto a = parse_broadcast<Napi::Uint8Array>(c, mask, "opts.mask", s, call.m.mask_batch, call.m.mask_heads, true);
-    call.m.mask = a.Data();
+    call.m.mask = call.stage.in<uint8_t>(c, a, "opts.mask.data");
+    check_bits(c, call.m.mask, static_cast<int64_t>(a.ElementLength()), "opts.mask.data");
     call.keep.add(a);
+    spans.push_back(span_of(a, "opts.mask.data"));
   }
   Napi::Value bias = o.Get("bias");
   if (!bias.IsUndefined()) {
     auto a = parse_broadcast<Napi::Float32Array>(c, bias, "opts.bias", s, call.m.bias_batch, call.m.bias_heads, false);
-    call.m.bias = a.Data();
+    call.m.bias = call.stage.in<float>(c, a, "opts.bias.data");
+    check_finite(c, call.m.bias, a.ElementLength(), "opts.bias.data", true);
     call.keep.add(a);
+    spans.push_back(span_of(a, "opts.bias.data"));
   }
   Napi::Value scale = o.Get("scale");
   if (!scale.IsUndefined()) {
@@ -172,18 +207,6 @@ void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call) {
   call.p.seed = parse_seed(c, o.Get("seed"));
 }
 
-// The bytes an array's rows occupy: [lo, hi), and for a row-strided view (stride > 0) only
-// `width` bytes of every `stride`, from lo.
-struct Span {
-  const char* lo;
-  const char* hi;
-  std::string name;
-  int64_t stride = 0, width = 0;
-};
-Span span_of(const Napi::Float32Array& a, const std::string& name, int64_t ld = 0, int64_t width = 0) {
-  const char* base = typed_bytes(a);
-  return {base, base + a.ElementLength() * sizeof(float), name, ld * 4, width * 4};
-}
 // Whether two spans share a byte. Row-strided views with the same stride are disjoint when their
 // column blocks are (dq, dk and dv written into one fused gradient buffer).
 bool overlaps(const Span& a, const Span& b) {
@@ -220,19 +243,20 @@ Napi::Float32Array expect_rows(const ArgContext& c, const Napi::Value& v, const 
 float* output(const ArgContext& c, AttnCall& call, const Napi::Value& into, const char* name, int64_t rows,
               int64_t width, int64_t ld, const std::string& expr, const std::string& stride_name, Napi::Object& result,
               std::vector<Span>& inputs) {
-  Napi::Float32Array a;
   Napi::Value given = into.IsObject() ? into.As<Napi::Object>().Get(name) : c.env.Undefined();
-  if (given.IsUndefined()) {
-    a = Napi::Float32Array::New(c.env, static_cast<size_t>(strided_len(rows, width, ld)));
-  } else {
-    a = expect_rows(c, given, std::string("opts.into.") + name, rows, width, ld, expr, stride_name);
-    const Span mine = span_of(a, std::string("opts.into.") + name, ld, width);
-    for (const Span& other : inputs)
-      if (overlaps(mine, other)) c.range_error(mine.name, "must not overlap " + other.name);
-    inputs.push_back(mine);
+  if (given.IsUndefined()) {  // a new array: written directly, nobody else holds it before the call settles
+    Napi::Float32Array a = new_f32(c, std::string("output ") + name + " (" + expr + ")", strided_len(rows, width, ld));
+    result.Set(name, a);
+    return a.Data();
   }
+  const std::string arg = std::string("opts.into.") + name;
+  Napi::Float32Array a = expect_rows(c, given, arg, rows, width, ld, expr, stride_name);
+  const Span mine = span_of(a, arg, ld, width);
+  for (const Span& other : inputs)
+    if (overlaps(mine, other)) c.range_error(mine.name, "must not overlap " + other.name);
+  inputs.push_back(mine);
   result.Set(name, a);
-  return a.Data();
+  return call.stage.out<float>(c, a, arg, false, ld ? rows : 1, ld ? width : -1, ld);
 }
 
 void parse_call(const ArgContext& c, const Napi::CallbackInfo& info, bool backward, AttnCall& call) {
@@ -247,21 +271,24 @@ void parse_call(const ArgContext& c, const Napi::CallbackInfo& info, bool backwa
   auto q = expect_rows(c, info[0], "q", rq, wq, s.ldq, "batch*qLen*heads*headDim", "shape.qStride");
   auto k = expect_rows(c, info[1], "k", rk, wkv, s.ldk, "batch*kvLen*kvHeads*headDim", "shape.kStride");
   auto v = expect_rows(c, info[2], "v", rk, wkv, s.ldv, "batch*kvLen*kvHeads*headDim", "shape.vStride");
-  call.q = q.Data(); call.k = k.Data(); call.v = v.Data();
+  call.q = call.stage.in<float>(c, q, "q"); call.k = call.stage.in<float>(c, k, "k");
+  call.v = call.stage.in<float>(c, v, "v");
   call.keep.add(q); call.keep.add(k); call.keep.add(v);
   spans.push_back(span_of(q, "q", s.ldq, wq)); spans.push_back(span_of(k, "k", s.ldk, wkv));
   spans.push_back(span_of(v, "v", s.ldv, wkv));
   if (backward) {
     auto o = expect_f32(c, info[3], "out", nq, "batch*qLen*heads*headDim", false);
     auto l = expect_f32(c, info[4], "lse", nl, "batch*heads*qLen", false);
-    check_finite(c, l.Data(), l.ElementLength(), "lse", true);
     auto d = expect_f32(c, info[5], "dout", nq, "batch*qLen*heads*headDim", false);
-    call.out_in = o.Data(); call.lse_in = l.Data(); call.dout = d.Data();
+    call.out_in = call.stage.in<float>(c, o, "out");
+    call.lse_in = call.stage.in<float>(c, l, "lse");
+    check_finite(c, call.lse_in, l.ElementLength(), "lse", true);
+    call.dout = call.stage.in<float>(c, d, "dout");
     call.keep.add(o); call.keep.add(l); call.keep.add(d);
     spans.push_back(span_of(o, "out")); spans.push_back(span_of(l, "lse")); spans.push_back(span_of(d, "dout"));
   }
   Napi::Value opts = info[nin + 1];
-  parse_opts(c, opts, call);
+  parse_opts(c, opts, call, spans);
   Napi::Value into = opts.IsObject() ? opts.As<Napi::Object>().Get("into") : c.env.Undefined();
   if (!into.IsUndefined() && (!into.IsObject() || into.IsTypedArray() || into.IsArray()))
     c.type_error("opts.into", "must be an object of output Float32Arrays, got " + describe(into));
@@ -310,37 +337,39 @@ Napi::Value entry(const Napi::CallbackInfo& info) {
   const char* fn = Backward ? (Async ? "attentionBackwardAsync" : "attentionBackward")
                             : (Async ? "attentionForwardAsync" : "attentionForward");
   ArgContext c{info.Env(), fn};
-  auto call = std::make_shared<AttnCall>();
+  auto call = std::make_shared<AttnCall>(Async);
   parse_call(c, info, Backward, *call);
   return run_call<Async>(info.Env(), fn, [call] { run(*call, Backward); },
                          [call, fn](Napi::Env env) -> Napi::Value {
                            report_non_finite(ArgContext{env, fn}, *call);
+                           call->stage.finish(ArgContext{env, fn});
                            return call->result.Value();
                          });
 }
 
+// dropoutKeep(seed, b, h, i, j, p): the kernels' keep decision for score (b, h, i, j).
 Napi::Value dropout_keep(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), "dropoutKeep"};
-  const uint64_t seed = parse_seed(c, info[0]);
-  double idx[4];
+  const uint64_t seed = parse_seed(c, info[0], "seed");
+  int64_t idx[4];
   const char* names[4] = {"b", "h", "i", "j"};
-  for (int x = 0; x < 4; ++x) {
-    if (!info[x + 1].IsNumber()) c.type_error(names[x], "must be an integer");
-    idx[x] = info[x + 1].As<Napi::Number>().DoubleValue();
-  }
-  if (!info[5].IsNumber()) c.type_error("p", "must be a number");
-  const float p = static_cast<float>(info[5].As<Napi::Number>().DoubleValue());
-  return Napi::Boolean::New(info.Env(), attention_dropout_keep(seed, int64_t(idx[0]), int64_t(idx[1]), int64_t(idx[2]), int64_t(idx[3]), p));
+  for (int x = 0; x < 4; ++x) idx[x] = int_arg(c, info[x + 1], names[x], 0, kMaxDim - 1);
+  if (!info[5].IsNumber()) c.type_error("p", "must be a number in [0, 1), got " + describe(info[5]));
+  const double d = info[5].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d < 1)) c.range_error("p", "must be in [0, 1), got " + info[5].ToString().Utf8Value());
+  float p = static_cast<float>(d);
+  if (p >= 1.f) p = 0.99999994f;  // as opts.dropout: a double just below 1 rounds up in float
+  return Napi::Boolean::New(info.Env(), attention_dropout_keep(seed, idx[0], idx[1], idx[2], idx[3], p));
 }
 
 }  // namespace
 
 void register_attention(Napi::Env env, Napi::Object exports) {
-  exports.Set("attentionForward", Napi::Function::New(env, entry<false, false>));
-  exports.Set("attentionBackward", Napi::Function::New(env, entry<true, false>));
-  exports.Set("attentionForwardAsync", Napi::Function::New(env, entry<false, true>));
-  exports.Set("attentionBackwardAsync", Napi::Function::New(env, entry<true, true>));
-  exports.Set("dropoutKeep", Napi::Function::New(env, dropout_keep));
+  define(env, exports, "attentionForward", entry<false, false>);
+  define(env, exports, "attentionBackward", entry<true, false>);
+  define(env, exports, "attentionForwardAsync", entry<false, true>);
+  define(env, exports, "attentionBackwardAsync", entry<true, true>);
+  define(env, exports, "dropoutKeep", dropout_keep);
 }
 
 }  // namespace attnode::binding

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "binding/define.h"
 #include "binding/ops_args.h"
 #include "core/ops.h"
 
@@ -107,11 +108,11 @@ Napi::Value dropout_keep_element_js(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_elementwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("activationForward", Napi::Function::New(env, activation_forward_js));
-  exports.Set("activationBackward", Napi::Function::New(env, activation_backward_js));
-  exports.Set("add", Napi::Function::New(env, add_js));
-  exports.Set("dropout", Napi::Function::New(env, dropout_js));
-  exports.Set("dropoutKeepElement", Napi::Function::New(env, dropout_keep_element_js));
+  define(env, exports, "activationForward", activation_forward_js);
+  define(env, exports, "activationBackward", activation_backward_js);
+  define(env, exports, "add", add_js);
+  define(env, exports, "dropout", dropout_js);
+  define(env, exports, "dropoutKeepElement", dropout_keep_element_js);
 }
 
 }  // namespace attnode::binding

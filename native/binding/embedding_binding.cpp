@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "binding/define.h"
 #include "binding/ops_args.h"
 #include "core/ops.h"
 
@@ -119,9 +120,9 @@ Napi::Value position_encoding_js(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_embedding(Napi::Env env, Napi::Object exports) {
-  exports.Set("embeddingForward", Napi::Function::New(env, embedding_forward_js));
-  exports.Set("embeddingBackward", Napi::Function::New(env, embedding_backward_js));
-  exports.Set("positionEncoding", Napi::Function::New(env, position_encoding_js));
+  define(env, exports, "embeddingForward", embedding_forward_js);
+  define(env, exports, "embeddingBackward", embedding_backward_js);
+  define(env, exports, "positionEncoding", position_encoding_js);
 }
 
 }  // namespace attnode::binding

@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "binding/args.h"
+#include "binding/define.h"
 #include "binding/kernel_worker.h"
+#include "binding/staging.h"
 #include "core/gemm.h"
 
 namespace attnode::binding {
@@ -31,14 +33,19 @@ namespace {
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 constexpr int64_t kMaxElements = int64_t(1) << 40;
 
-// Everything one call needs, with references that keep its arrays alive until it ends.
+// Everything one call needs, with references that keep its arrays alive until it ends. The
+// pointers are the arrays' own (sync) or native copies and scratch (async, staging.h).
 struct GemmCall {
+  explicit GemmCall(bool async) : stage(async) {}
   GemmParams p;
+  Staging stage;
   Keepalive keep;
   Napi::Reference<Napi::Value> result;
 };
 
 struct LinearCall {
+  explicit LinearCall(bool async) : stage(async) {}
+  Staging stage;
   int64_t rows = 0, in = 0, out = 0;
   const float *x = nullptr, *w = nullptr, *b = nullptr, *dy = nullptr;
   float *y = nullptr, *dx = nullptr, *dw = nullptr, *db = nullptr;
@@ -90,7 +97,7 @@ void check_disjoint(const ArgContext& c, const Span& out, const std::vector<Span
 // The output array: the caller's (checked, kept) or a new zero-filled one.
 Napi::Float32Array output(const ArgContext& c, const Napi::Value& given, const std::string& name, int64_t len,
                           const std::string& expr, const std::vector<Span>& inputs) {
-  if (given.IsUndefined()) return Napi::Float32Array::New(c.env, static_cast<size_t>(len));
+  if (given.IsUndefined()) return new_f32(c, "output C (" + expr + ")", len);
   Napi::Float32Array a = expect_f32(c, given, name, len, expr, false);
   check_disjoint(c, span_of(a, name), inputs);
   return a;
@@ -136,7 +143,7 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     p.stride_bias = batched ? get_int(c, o, "strideBias", "opts.strideBias", 0, kMaxElements, 0) : 0;
     const int64_t len = mul(c, p.batch - 1, p.stride_bias, "opts.strideBias", "(batch-1)*strideBias") + p.N;
     Napi::Float32Array b = expect_f32(c, bias, "opts.bias", len, batched ? "(batch-1)*strideBias + n" : "n", false);
-    p.bias = b.Data();
+    p.bias = call.stage.in<float>(c, b, "opts.bias");
     call.keep.add(b);
     inputs.push_back(span_of(b, "opts.bias"));
   }
@@ -151,7 +158,7 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     Napi::Float32Array a = expect_f32(c, v, name, csz, "m*n", false);
     call.keep.add(a);
     inputs.push_back(span_of(a, name));
-    return a.Data();
+    return call.stage.in<float>(c, a, name);
   };
   p.addend = matrix("addend", "opts.addend");
   p.ld_addend = p.N;
@@ -164,11 +171,12 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     gemm_only("opts.gateMask");
     if (p.gate) c.type_error("opts.gateMask", "cannot be given with opts.gate (one gate at a time)");
     Napi::Uint8Array g = expect_u8(c, gmask, "opts.gateMask", mask_len, "m*ceil(n/8)");
-    p.gate_mask = g.Data(); p.ld_gate_mask = mask_row;
+    p.gate_mask = call.stage.in<uint8_t>(c, g, "opts.gateMask"); p.ld_gate_mask = mask_row;
     call.keep.add(g);
     inputs.push_back(span_of(g, "opts.gateMask"));
   }
-  Napi::Float32Array C = output(c, o.Get("C"), "opts.C", clen, cexpr, inputs);
+  Napi::Value given_c = o.Get("C");
+  Napi::Float32Array C = output(c, given_c, "opts.C", clen, cexpr, inputs);
   // The other outputs must not overlap any input, C, or each other.
   std::vector<Span> taken = inputs;
   taken.push_back(span_of(C, "opts.C"));
@@ -179,7 +187,8 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     Napi::Uint8Array r = expect_u8(c, rmask, "opts.reluMask", mask_len, "m*ceil(n/8)");
     check_disjoint(c, span_of(r, "opts.reluMask"), taken);
     taken.push_back(span_of(r, "opts.reluMask"));
-    p.relu_mask = r.Data(); p.ld_relu_mask = mask_row;
+    // Read too: the last byte of a row keeps its bits past n.
+    p.relu_mask = call.stage.out<uint8_t>(c, r, "opts.reluMask", true); p.ld_relu_mask = mask_row;
     call.keep.add(r);
   }
   Napi::Value sums = o.Get("rowSumsA");
@@ -187,11 +196,14 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     gemm_only("opts.rowSumsA");
     Napi::Float32Array r = expect_f32(c, sums, "opts.rowSumsA", p.M, "m", false);
     check_disjoint(c, span_of(r, "opts.rowSumsA"), taken);
-    p.row_sums_a = r.Data();
+    p.row_sums_a = call.stage.out<float>(c, r, "opts.rowSumsA", true);
     p.row_sums_beta = p.beta;
     call.keep.add(r);
   }
-  p.a = A.Data(); p.b = B.Data(); p.c = C.Data();
+  p.a = call.stage.in<float>(c, A, "A");
+  p.b = call.stage.in<float>(c, B, "B");
+  // The caller's C is read (beta) and written; a new C is written directly.
+  p.c = given_c.IsUndefined() ? C.Data() : call.stage.out<float>(c, C, "opts.C", true);
   call.keep.add(A); call.keep.add(B);
   call.result = Napi::Persistent(static_cast<Napi::Value>(C));
 }
@@ -229,30 +241,30 @@ void parse_linear(const ArgContext& c, const Napi::CallbackInfo& info, bool back
   call.rows = s.rows; call.in = s.in; call.out = s.out;
   Napi::Float32Array x = expect_f32(c, info[0], "x", s.rows * s.in, "rows*inFeatures", false);
   Napi::Float32Array w = expect_f32(c, info[1], "W", s.out * s.in, "outFeatures*inFeatures", false);
-  call.x = x.Data(); call.w = w.Data();
+  call.x = call.stage.in<float>(c, x, "x"); call.w = call.stage.in<float>(c, w, "W");
   call.keep.add(x); call.keep.add(w);
   if (!backward) {
     if (!info[2].IsUndefined() && !info[2].IsNull()) {
       Napi::Float32Array b = expect_f32(c, info[2], "b", s.out, "outFeatures", false);
-      call.b = b.Data();
+      call.b = call.stage.in<float>(c, b, "b");
       call.keep.add(b);
     }
-    Napi::Float32Array y = Napi::Float32Array::New(c.env, static_cast<size_t>(s.rows * s.out));
+    Napi::Float32Array y = new_f32(c, "output y (rows*outFeatures)", s.rows * s.out);
     call.y = y.Data();
     call.result = Napi::Persistent(static_cast<Napi::Value>(y));
     return;
   }
   Napi::Float32Array dy = expect_f32(c, info[2], "dy", s.rows * s.out, "rows*outFeatures", false);
-  call.dy = dy.Data();
+  call.dy = call.stage.in<float>(c, dy, "dy");
   call.keep.add(dy);
   Napi::Object result = Napi::Object::New(c.env);
   if (need_dx) {
-    Napi::Float32Array dx = Napi::Float32Array::New(c.env, static_cast<size_t>(s.rows * s.in));
+    Napi::Float32Array dx = new_f32(c, "output dx (rows*inFeatures)", s.rows * s.in);
     call.dx = dx.Data();
     result.Set("dx", dx);
   }
-  Napi::Float32Array dw = Napi::Float32Array::New(c.env, static_cast<size_t>(s.out * s.in));
-  Napi::Float32Array db = Napi::Float32Array::New(c.env, static_cast<size_t>(s.out));
+  Napi::Float32Array dw = new_f32(c, "output dW (outFeatures*inFeatures)", s.out * s.in);
+  Napi::Float32Array db = new_f32(c, "output db (outFeatures)", s.out);
   call.dw = dw.Data(); call.db = db.Data();
   result.Set("dW", dw);
   result.Set("db", db);
@@ -268,10 +280,12 @@ template <bool Batched, bool Async>
 Napi::Value gemm_entry(const Napi::CallbackInfo& info) {
   const char* fn = Batched ? (Async ? "gemmBatchedAsync" : "gemmBatched") : (Async ? "gemmAsync" : "gemm");
   ArgContext c{info.Env(), fn};
-  auto call = std::make_shared<GemmCall>();
+  auto call = std::make_shared<GemmCall>(Async);
   parse_gemm(c, info, Batched, *call);
-  return run_call<Async>(info.Env(), fn, [call] { gemm(call->p); },
-                         [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
+  return run_call<Async>(info.Env(), fn, [call] { gemm(call->p); }, [call, fn](Napi::Env env) -> Napi::Value {
+    call->stage.finish(ArgContext{env, fn});
+    return call->result.Value();
+  });
 }
 
 template <bool Backward, bool Async>
@@ -279,7 +293,7 @@ Napi::Value linear_entry(const Napi::CallbackInfo& info) {
   const char* fn = Backward ? (Async ? "linearBackwardAsync" : "linearBackward")
                             : (Async ? "linearForwardAsync" : "linearForward");
   ArgContext c{info.Env(), fn};
-  auto call = std::make_shared<LinearCall>();
+  auto call = std::make_shared<LinearCall>(Async);
   parse_linear(c, info, Backward, *call);
   return run_call<Async>(info.Env(), fn, [call] { run_linear(*call, Backward); },
                          [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
@@ -288,14 +302,14 @@ Napi::Value linear_entry(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_gemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, gemm_entry<false, false>));
-  exports.Set("gemmAsync", Napi::Function::New(env, gemm_entry<false, true>));
-  exports.Set("gemmBatched", Napi::Function::New(env, gemm_entry<true, false>));
-  exports.Set("gemmBatchedAsync", Napi::Function::New(env, gemm_entry<true, true>));
-  exports.Set("linearForward", Napi::Function::New(env, linear_entry<false, false>));
-  exports.Set("linearForwardAsync", Napi::Function::New(env, linear_entry<false, true>));
-  exports.Set("linearBackward", Napi::Function::New(env, linear_entry<true, false>));
-  exports.Set("linearBackwardAsync", Napi::Function::New(env, linear_entry<true, true>));
+  define(env, exports, "gemm", gemm_entry<false, false>);
+  define(env, exports, "gemmAsync", gemm_entry<false, true>);
+  define(env, exports, "gemmBatched", gemm_entry<true, false>);
+  define(env, exports, "gemmBatchedAsync", gemm_entry<true, true>);
+  define(env, exports, "linearForward", linear_entry<false, false>);
+  define(env, exports, "linearForwardAsync", linear_entry<false, true>);
+  define(env, exports, "linearBackward", linear_entry<true, false>);
+  define(env, exports, "linearBackwardAsync", linear_entry<true, true>);
 }
 
 }  // namespace attnode::binding

@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <new>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -38,9 +39,9 @@ class KernelWorker : public Napi::AsyncWorker {
     try {
       work_();
     } catch (const std::bad_alloc&) {
-      SetError("out of memory");
+      SetError(name_ + ": out of memory");
     } catch (const std::exception& e) {
-      SetError(e.what());
+      SetError(name_ + ": " + e.what());
     }
   }
   void OnOK() override {
@@ -52,6 +53,9 @@ class KernelWorker : public Napi::AsyncWorker {
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
       return;
+    } catch (const std::bad_alloc&) {
+      deferred_.Reject(Napi::RangeError::New(Env(), name_ + ": out of memory").Value());
+      return;
     }
     deferred_.Resolve(v);
   }
@@ -59,9 +63,10 @@ class KernelWorker : public Napi::AsyncWorker {
 
  private:
   KernelWorker(Napi::Env env, const char* name, Work work, Done done)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)),
+      : Napi::AsyncWorker(env, name), name_(name), deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)), done_(std::move(done)) {}
 
+  std::string name_;
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "binding/define.h"
 #include "binding/ops_args.h"
 #include "core/ops.h"
 
@@ -114,10 +115,10 @@ Napi::Value rms_norm_backward_js(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_norm(Napi::Env env, Napi::Object exports) {
-  exports.Set("layerNormForward", Napi::Function::New(env, layer_norm_forward_js));
-  exports.Set("layerNormBackward", Napi::Function::New(env, layer_norm_backward_js));
-  exports.Set("rmsNormForward", Napi::Function::New(env, rms_norm_forward_js));
-  exports.Set("rmsNormBackward", Napi::Function::New(env, rms_norm_backward_js));
+  define(env, exports, "layerNormForward", layer_norm_forward_js);
+  define(env, exports, "layerNormBackward", layer_norm_backward_js);
+  define(env, exports, "rmsNormForward", rms_norm_forward_js);
+  define(env, exports, "rmsNormBackward", rms_norm_backward_js);
 }
 
 }  // namespace attnode::binding

@@ -4,6 +4,13 @@
 
 namespace attnode::binding {
 
+// How an allocation error names a new output: by what sized it ("output y (x.length)").
+static std::string fresh_name(const std::string& name, const std::string& expr) {
+  const std::string prefix = "opts.into.";
+  const std::string field = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) + " " : "";
+  return "output " + field + "(" + expr + ")";
+}
+
 static bool is_typed(const Napi::Value& v, napi_typedarray_type t) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
 }
@@ -29,6 +36,13 @@ void OpArrays::record(const Napi::TypedArray& a, const std::string& name, bool i
   }
   keep_.add(a);
   spans_.push_back(mine);
+}
+
+bool OpArrays::fresh(const Napi::TypedArray& a) const {
+  const char* p = typed_bytes(a);
+  for (const char* f : fresh_)
+    if (f == p && a.ByteLength() > 0) return true;
+  return false;
 }
 
 Napi::Float32Array OpArrays::in_f32(const Napi::Value& v, const std::string& name) {
@@ -57,8 +71,9 @@ Napi::Float32Array OpArrays::inout_f32(const Napi::Value& v, const std::string& 
 Napi::Float32Array OpArrays::out_f32(const Napi::Value& given, const std::string& name, int64_t length,
                                      const std::string& expr, const std::vector<std::string>& alias_ok) {
   if (given.IsUndefined()) {
-    auto a = Napi::Float32Array::New(c_.env, static_cast<size_t>(length));
+    auto a = new_f32(c_, fresh_name(name, expr), length);
     record(a, name, false, {});
+    fresh_.push_back(typed_bytes(a));
     return a;
   }
   if (!is_typed(given, napi_float32_array)) c_.type_error(name, "must be a Float32Array, got " + describe(given));
@@ -71,8 +86,9 @@ Napi::Float32Array OpArrays::out_f32(const Napi::Value& given, const std::string
 Napi::Int32Array OpArrays::out_i32(const Napi::Value& given, const std::string& name, int64_t length,
                                    const std::string& expr) {
   if (given.IsUndefined()) {
-    auto a = Napi::Int32Array::New(c_.env, static_cast<size_t>(length));
+    auto a = new_i32(c_, fresh_name(name, expr), length);
     record(a, name, false, {});
+    fresh_.push_back(typed_bytes(a));
     return a;
   }
   if (!is_typed(given, napi_int32_array)) c_.type_error(name, "must be an Int32Array, got " + describe(given));

@@ -11,14 +11,17 @@
 
 #include "binding/args.h"
 #include "binding/kernel_worker.h"
+#include "binding/staging.h"
 
 namespace attnode::binding {
 
 // The arrays of one call: kept alive for as long as the call (sync or async) runs, and their
-// byte ranges, so no output can overlap an input or another output.
+// byte ranges, so no output can overlap an input or another output. `async`: the kernel reads
+// and writes through stage() (staging.h); the data pointers of the arrays returned here are then
+// the caller's, for overlap checks only.
 class OpArrays {
  public:
-  explicit OpArrays(const ArgContext& c) : c_(c) {}
+  explicit OpArrays(const ArgContext& c, bool async = false) : c_(c), stage_(async) {}
 
   // An input array of any length (its length is checked by the caller, which knows the shape).
   Napi::Float32Array in_f32(const Napi::Value& v, const std::string& name);
@@ -35,6 +38,15 @@ class OpArrays {
                            const std::string& length_expr);
 
   const ArgContext& ctx() const { return c_; }
+  Staging& stage() { return stage_; }
+  // What the kernel reads / writes for an array returned above (see Staging).
+  template <typename T>
+  const T* read(const Napi::TypedArray& a, const std::string& name) { return stage_.in<T>(c_, a, name); }
+  template <typename T>
+  T* write(const Napi::TypedArray& a, const std::string& name, bool read_too) {
+    return fresh(a) ? static_cast<T*>(const_cast<void*>(static_cast<const void*>(typed_bytes(a))))
+                    : stage_.out<T>(c_, a, name, read_too);
+  }
 
  private:
   struct Span {
@@ -46,9 +58,13 @@ class OpArrays {
   void record(const Napi::TypedArray& a, const std::string& name, bool input,
               const std::vector<std::string>& alias_ok);
 
+  bool fresh(const Napi::TypedArray& a) const;
+
   ArgContext c_;
+  Staging stage_;
   Keepalive keep_;
   std::vector<Span> spans_;
+  std::vector<const char*> fresh_;  // arrays created here: written directly even when async
 };
 
 // Throws a RangeError on `name` unless the array has exactly `length` elements.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "binding/define.h"
 #include "binding/ops_args.h"
 #include "core/ops.h"
 
@@ -15,7 +16,7 @@ namespace attnode::binding {
 namespace {
 
 struct AdamCall {
-  explicit AdamCall(const ArgContext& c) : arrays(c) {}
+  AdamCall(const ArgContext& c, bool async) : arrays(c, async) {}
   OpArrays arrays;
   int64_t n = 0;
   AdamParams p;
@@ -46,8 +47,8 @@ AdamParams parse_adam_options(const ArgContext& c, const Napi::Value& v, bool de
 }
 
 // adamStep / adamwStep(params, grads, m, v, opts): opts.step (1-based) is required.
-std::shared_ptr<AdamCall> parse_adam(const ArgContext& c, const Napi::CallbackInfo& info, bool decoupled) {
-  auto call = std::make_shared<AdamCall>(c);
+std::shared_ptr<AdamCall> parse_adam(const ArgContext& c, const Napi::CallbackInfo& info, bool decoupled, bool async) {
+  auto call = std::make_shared<AdamCall>(c, async);
   OpArrays& arr = call->arrays;
   auto grads = arr.in_f32(info[1], "grads");
   const int64_t n = static_cast<int64_t>(grads.ElementLength());
@@ -56,10 +57,10 @@ std::shared_ptr<AdamCall> parse_adam(const ArgContext& c, const Napi::CallbackIn
   auto v = arr.inout_f32(info[3], "v", n, "grads.length");
   call->p = parse_adam_options(c, info[4], decoupled, false, nullptr);
   call->n = n;
-  call->params = params.Data();
-  call->grads = grads.Data();
-  call->m = m.Data();
-  call->v = v.Data();
+  call->params = arr.write<float>(params, "params", true);
+  call->grads = arr.read<float>(grads, "grads");
+  call->m = arr.write<float>(m, "m", true);
+  call->v = arr.write<float>(v, "v", true);
   return call;
 }
 
@@ -67,16 +68,19 @@ template <bool Decoupled, bool Async>
 Napi::Value adam_js(const Napi::CallbackInfo& info) {
   const char* fn = Decoupled ? (Async ? "adamwStepAsync" : "adamwStep") : (Async ? "adamStepAsync" : "adamStep");
   ArgContext c{info.Env(), fn};
-  auto call = parse_adam(c, info, Decoupled);
+  auto call = parse_adam(c, info, Decoupled, Async);
   auto work = [call] { adam_step(call->n, call->p, call->params, call->grads, call->m, call->v); };
-  return run_call<Async>(c.env, fn, work, [call](Napi::Env env) { return env.Undefined(); });
+  return run_call<Async>(c.env, fn, work, [call, fn](Napi::Env env) {
+    call->arrays.stage().finish(ArgContext{env, fn});
+    return env.Undefined();
+  });
 }
 
 // adamStepMulti / adamwStepMulti(params[], grads[], m[], v[], opts): adamStep on every tensor i
 // (params[i], grads[i], m[i], v[i] of one length), in one call and one parallel pass. No array may
 // overlap another; with opts.zeroGrads the gradients are cleared as they are read.
 struct AdamMultiCall {
-  explicit AdamMultiCall(const ArgContext& c) : arrays(c) {}
+  AdamMultiCall(const ArgContext& c, bool async) : arrays(c, async) {}
   OpArrays arrays;
   std::vector<AdamTensor> tensors;
   AdamParams p;
@@ -91,8 +95,9 @@ Napi::Array list_arg(const ArgContext& c, const Napi::Value& v, const char* name
   return a;
 }
 
-std::shared_ptr<AdamMultiCall> parse_adam_multi(const ArgContext& c, const Napi::CallbackInfo& info, bool decoupled) {
-  auto call = std::make_shared<AdamMultiCall>(c);
+std::shared_ptr<AdamMultiCall> parse_adam_multi(const ArgContext& c, const Napi::CallbackInfo& info, bool decoupled,
+                                                bool async) {
+  auto call = std::make_shared<AdamMultiCall>(c, async);
   Napi::Array params = list_arg(c, info[0], "params", 0, false);
   const uint32_t count = params.Length();
   if (count > (1u << 24)) c.range_error("params", "has too many arrays");
@@ -111,10 +116,15 @@ std::shared_ptr<AdamMultiCall> parse_adam_multi(const ArgContext& c, const Napi:
     const std::string len = "params" + at + ".length";
     AdamTensor& t = call->tensors[i];
     t.n = n;
-    t.params = arr.inout_f32(pv, "params" + at, n, len).Data();
-    t.grads = arr.inout_f32(grads.Get(i), "grads" + at, n, len).Data();
-    t.m = arr.inout_f32(m.Get(i), "m" + at, n, len).Data();
-    t.v = arr.inout_f32(v.Get(i), "v" + at, n, len).Data();
+    auto pa = arr.inout_f32(pv, "params" + at, n, len);
+    auto ga = arr.inout_f32(grads.Get(i), "grads" + at, n, len);
+    auto ma = arr.inout_f32(m.Get(i), "m" + at, n, len);
+    auto va = arr.inout_f32(v.Get(i), "v" + at, n, len);
+    t.params = arr.write<float>(pa, "params" + at, true);
+    // zeroGrads clears the gradients as they are read: then they are an output too.
+    t.grads = call->zero_grads ? arr.write<float>(ga, "grads" + at, true) : const_cast<float*>(arr.read<float>(ga, "grads" + at));
+    t.m = arr.write<float>(ma, "m" + at, true);
+    t.v = arr.write<float>(va, "v" + at, true);
   }
   return call;
 }
@@ -123,11 +133,14 @@ template <bool Decoupled, bool Async>
 Napi::Value adam_multi_js(const Napi::CallbackInfo& info) {
   const char* fn = Decoupled ? (Async ? "adamwStepMultiAsync" : "adamwStepMulti") : (Async ? "adamStepMultiAsync" : "adamStepMulti");
   ArgContext c{info.Env(), fn};
-  auto call = parse_adam_multi(c, info, Decoupled);
+  auto call = parse_adam_multi(c, info, Decoupled, Async);
   auto work = [call] {
     adam_step_multi(static_cast<int>(call->tensors.size()), call->tensors.data(), call->p, call->zero_grads);
   };
-  return run_call<Async>(c.env, fn, work, [call](Napi::Env env) { return env.Undefined(); });
+  return run_call<Async>(c.env, fn, work, [call, fn](Napi::Env env) {
+    call->arrays.stage().finish(ArgContext{env, fn});
+    return env.Undefined();
+  });
 }
 
 // The arrays of a gradient list: a JS Array of distinct, non-overlapping Float32Arrays.
@@ -191,16 +204,16 @@ Napi::Value clip_grad_norm_js(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_optim(Napi::Env env, Napi::Object exports) {
-  exports.Set("adamStep", Napi::Function::New(env, adam_js<false, false>));
-  exports.Set("adamwStep", Napi::Function::New(env, adam_js<true, false>));
-  exports.Set("adamStepAsync", Napi::Function::New(env, adam_js<false, true>));
-  exports.Set("adamwStepAsync", Napi::Function::New(env, adam_js<true, true>));
-  exports.Set("adamStepMulti", Napi::Function::New(env, adam_multi_js<false, false>));
-  exports.Set("adamwStepMulti", Napi::Function::New(env, adam_multi_js<true, false>));
-  exports.Set("adamStepMultiAsync", Napi::Function::New(env, adam_multi_js<false, true>));
-  exports.Set("adamwStepMultiAsync", Napi::Function::New(env, adam_multi_js<true, true>));
-  exports.Set("gradNorm", Napi::Function::New(env, grad_norm_js));
-  exports.Set("clipGradNorm", Napi::Function::New(env, clip_grad_norm_js));
+  define(env, exports, "adamStep", adam_js<false, false>);
+  define(env, exports, "adamwStep", adam_js<true, false>);
+  define(env, exports, "adamStepAsync", adam_js<false, true>);
+  define(env, exports, "adamwStepAsync", adam_js<true, true>);
+  define(env, exports, "adamStepMulti", adam_multi_js<false, false>);
+  define(env, exports, "adamwStepMulti", adam_multi_js<true, false>);
+  define(env, exports, "adamStepMultiAsync", adam_multi_js<false, true>);
+  define(env, exports, "adamwStepMultiAsync", adam_multi_js<true, true>);
+  define(env, exports, "gradNorm", grad_norm_js);
+  define(env, exports, "clipGradNorm", clip_grad_norm_js);
 }
 
 }  // namespace attnode::binding

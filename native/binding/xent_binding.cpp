@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "binding/define.h"
 #include "binding/ops_args.h"
 #include "core/ops.h"
 
@@ -15,20 +16,22 @@ namespace {
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 
 struct XentCall {
-  explicit XentCall(const ArgContext& c) : arrays(c) {}
+  XentCall(const ArgContext& c, bool async) : arrays(c, async) {}
   OpArrays arrays;
   int64_t rows = 0, vocab = 0;
   XentParams p;
   const float* logits = nullptr;
   const int32_t* targets = nullptr;
-  float* dlogits = nullptr;
+  float* dlogits = nullptr;  // may be null with a gradient wanted: zero rows
+  bool grad = false;
   Napi::Reference<Napi::Value> dlogits_ref;  // the output array, when the gradient is wanted
   XentResult result;
 };
 
 // crossEntropy(logits, targets, vocab, opts?) -> { loss, sum, count, dlogits? }
-std::shared_ptr<XentCall> parse_xent(const ArgContext& c, const Napi::CallbackInfo& info) {
-  auto call = std::make_shared<XentCall>(c);
+// Async: the targets are checked on the copy the kernel reads (staging.h).
+std::shared_ptr<XentCall> parse_xent(const ArgContext& c, const Napi::CallbackInfo& info, bool async) {
+  auto call = std::make_shared<XentCall>(c, async);
   OpArrays& arr = call->arrays;
   auto logits = arr.in_f32(info[0], "logits");
   auto targets = arr.in_i32(info[1], "targets");
@@ -48,7 +51,7 @@ std::shared_ptr<XentCall> parse_xent(const ArgContext& c, const Napi::CallbackIn
   }
   const bool grad = opt_bool(c, o, "grad", true);
   if (!grad && !into_single(o).IsUndefined()) c.type_error("opts.into", "is given but opts.grad is false");
-  const int32_t* t = targets.Data();
+  const int32_t* t = arr.read<int32_t>(targets, "targets");
   for (int64_t r = 0; r < rows; ++r)
     if ((t[r] < 0 || t[r] >= vocab) && t[r] != call->p.ignore_index)
       c.range_error("targets[" + std::to_string(r) + "]", "must be a class in [0, " + std::to_string(vocab) +
@@ -56,11 +59,12 @@ std::shared_ptr<XentCall> parse_xent(const ArgContext& c, const Napi::CallbackIn
                                                              "), got " + std::to_string(t[r]));
   call->rows = rows;
   call->vocab = vocab;
-  call->logits = logits.Data();
-  call->targets = targets.Data();
+  call->logits = arr.read<float>(logits, "logits");
+  call->targets = t;
   if (grad) {
     auto d = arr.out_f32(into_single(o), "opts.into", rows * vocab, "logits.length");
-    call->dlogits = d.Data();
+    call->dlogits = arr.write<float>(d, "opts.into", false);
+    call->grad = true;
     call->dlogits_ref = Napi::Persistent(static_cast<Napi::Value>(d));
   }
   return call;
@@ -71,7 +75,7 @@ Napi::Value xent_result(Napi::Env env, const XentCall& call) {
   r.Set("loss", call.result.loss);
   r.Set("sum", call.result.sum);
   r.Set("count", static_cast<double>(call.result.count));
-  if (call.dlogits) r.Set("dlogits", call.dlogits_ref.Value());
+  if (call.grad) r.Set("dlogits", call.dlogits_ref.Value());
   return r;
 }
 
@@ -79,11 +83,14 @@ template <bool Async>
 Napi::Value cross_entropy_js(const Napi::CallbackInfo& info) {
   const char* fn = Async ? "crossEntropyAsync" : "crossEntropy";
   ArgContext c{info.Env(), fn};
-  auto call = parse_xent(c, info);
+  auto call = parse_xent(c, info, Async);
   auto work = [call] {
     call->result = cross_entropy(call->rows, call->vocab, call->p, call->logits, call->targets, call->dlogits);
   };
-  return run_call<Async>(c.env, fn, work, [call](Napi::Env env) { return xent_result(env, *call); });
+  return run_call<Async>(c.env, fn, work, [call, fn](Napi::Env env) {
+    call->arrays.stage().finish(ArgContext{env, fn});
+    return xent_result(env, *call);
+  });
 }
 
 // logSoftmax(x, dim, opts?) -> y
@@ -133,11 +140,11 @@ Napi::Value top_k_js(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_xent(Napi::Env env, Napi::Object exports) {
-  exports.Set("crossEntropy", Napi::Function::New(env, cross_entropy_js<false>));
-  exports.Set("crossEntropyAsync", Napi::Function::New(env, cross_entropy_js<true>));
-  exports.Set("logSoftmax", Napi::Function::New(env, log_softmax_js));
-  exports.Set("argmax", Napi::Function::New(env, argmax_js));
-  exports.Set("topK", Napi::Function::New(env, top_k_js));
+  define(env, exports, "crossEntropy", cross_entropy_js<false>);
+  define(env, exports, "crossEntropyAsync", cross_entropy_js<true>);
+  define(env, exports, "logSoftmax", log_softmax_js);
+  define(env, exports, "argmax", argmax_js);
+  define(env, exports, "topK", top_k_js);
 }
 
 }  // namespace attnode::binding

@@ -10,6 +10,7 @@
 namespace attnode {
 
 void sinusoidal_position_encoding(int64_t length, int64_t dim, int64_t offset, double base, float* pe) {
+  if (length <= 0) return;  // no rows: no frequency table either (dim may be huge)
   std::vector<double> freq(static_cast<size_t>((dim + 1) / 2));
   for (size_t i = 0; i < freq.size(); ++i)
     freq[i] = std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(dim));

@@ -1,0 +1,65 @@
+#include "binding/staging.h"
+
+#include <cstring>
+
+namespace attnode::binding {
+
+TypedView typed_view(napi_env env, napi_value array) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, array, &type, &length, &data, &buffer, &offset) != napi_ok) return {nullptr, 0};
+  size_t elem = 1;
+  switch (type) {
+    case napi_int16_array: case napi_uint16_array: elem = 2; break;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+    default: elem = 1;
+  }
+  return {static_cast<char*>(data), length * elem};
+}
+
+const void* Staging::input(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
+  const TypedView v = typed_view(a.Env(), a);
+  if (!copy_) return v.data;
+  NativeBuffer copy = native_buffer(c, name, static_cast<int64_t>(v.bytes));
+  if (v.bytes) std::memcpy(copy.get(), v.data, v.bytes);
+  copies_.push_back(std::move(copy));
+  return copies_.back().get();
+}
+
+void* Staging::output(const ArgContext& c, const Napi::TypedArray& a, const std::string& name, bool read,
+                      int64_t rows, int64_t row_elems, int64_t ld) {
+  const TypedView v = typed_view(a.Env(), a);
+  if (!copy_) return v.data;
+  const int64_t elem = static_cast<int64_t>(a.ElementSize());
+  NativeBuffer scratch = native_buffer(c, name, static_cast<int64_t>(v.bytes));
+  if (read && v.bytes) std::memcpy(scratch.get(), v.data, v.bytes);
+  char* p = scratch.get();
+  if (ld <= 0) {  // packed: the whole array
+    rows = 1;
+    row_elems = static_cast<int64_t>(v.bytes) / elem;
+    ld = row_elems;
+  }
+  back_.push_back(Back{Napi::Persistent(static_cast<Napi::Value>(a)), std::move(scratch), v.data, v.bytes, rows,
+                       row_elems * elem, ld * elem, name});
+  return p;
+}
+
+void Staging::finish(const ArgContext& c) {
+  for (const Back& b : back_) {
+    const TypedView now = typed_view(c.env, b.array.Value());
+    if (now.data != b.data || now.bytes != b.bytes)
+      c.range_error(b.name, "was detached, transferred or resized before the call settled: its result is lost");
+  }
+  for (Back& b : back_) {
+    char* dst = const_cast<char*>(b.data);
+    for (int64_t r = 0; r < b.rows; ++r)
+      if (b.row_bytes) std::memcpy(dst + r * b.ld_bytes, b.scratch.get() + r * b.ld_bytes, static_cast<size_t>(b.row_bytes));
+    b.scratch.reset();
+  }
+  back_.clear();
+}
+
+}  // namespace attnode::binding

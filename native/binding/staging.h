@@ -1,0 +1,70 @@
+// Where a kernel call reads and writes. A sync call runs before any JS code can run again, so it
+// reads and writes the caller's arrays directly. An async call returns to JS first: the caller
+// may then change an input, transfer its buffer away and let it be collected, or resize it. So an
+// async call reads only copies of its inputs made (and checked) while parsing, and writes the
+// caller's output arrays through native scratch, copied back on the main thread when it settles,
+// after checking each destination is still the array it was. Arrays the addon created itself are
+// written directly: the caller cannot reach them before the call settles.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "binding/alloc.h"
+#include "binding/args.h"
+
+namespace attnode::binding {
+
+class Staging {
+ public:
+  explicit Staging(bool copy = false) : copy_(copy) {}
+  bool copying() const { return copy_; }
+
+  // The elements the kernel reads for input `a`: a's own, or (copying) a copy made now. Checks
+  // of the values (ids in range, finite) must run on what this returns.
+  const void* input(const ArgContext& c, const Napi::TypedArray& a, const std::string& name);
+  template <typename T>
+  const T* in(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
+    return static_cast<const T*>(input(c, a, name));
+  }
+
+  // The elements the kernel writes for the caller's array `a`: a's own, or (copying) scratch that
+  // finish() copies back. `read`: the kernel also reads them (updated in place), so the scratch
+  // starts as a copy. A row-strided output (ld > 0) is `rows` rows of `row_elems` elements, ld
+  // apart: only those are copied back (other columns may be another output of the same call).
+  void* output(const ArgContext& c, const Napi::TypedArray& a, const std::string& name, bool read,
+               int64_t rows = 1, int64_t row_elems = -1, int64_t ld = 0);
+  template <typename T>
+  T* out(const ArgContext& c, const Napi::TypedArray& a, const std::string& name, bool read, int64_t rows = 1,
+         int64_t row_elems = -1, int64_t ld = 0) {
+    return static_cast<T*>(output(c, a, name, read, rows, row_elems, ld));
+  }
+
+  // Main thread, after the kernel ran: copies the scratch outputs back. A destination that was
+  // detached or resized meanwhile is a RangeError naming it, and then none is written.
+  void finish(const ArgContext& c);
+
+ private:
+  struct Back {
+    Napi::Reference<Napi::Value> array;
+    NativeBuffer scratch;
+    const char* data;  // where the array's elements were when the call started
+    size_t bytes;      // its byte length then
+    int64_t rows, row_bytes, ld_bytes;
+    std::string name;
+  };
+  bool copy_;
+  std::vector<NativeBuffer> copies_;
+  std::vector<Back> back_;
+};
+
+// A typed array's elements and byte length right now (0 bytes once detached).
+struct TypedView {
+  char* data;
+  size_t bytes;
+};
+TypedView typed_view(napi_env env, napi_value array);
+
+}  // namespace attnode::binding
