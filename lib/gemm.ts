@@ -2,6 +2,7 @@
 // checks shapes, types, lengths and values; this layer rejects misspelled option names.
 import { native } from './native.js';
 import { AttnodeLoadError } from './errors.js';
+import { snapshot } from './opkernels/options.js';
 
 /**
  * C (m x n, row-major) = alpha * op(A) op(B) + beta * C. op(A) is m x k: A is stored m x k, or k x m
@@ -110,13 +111,11 @@ const BATCHED_KEYS = [...GEMM_KEYS, 'batch', 'strideA', 'strideB', 'strideC', 's
 const LINEAR_KEYS = ['rows', 'inFeatures', 'outFeatures'];
 const LINEAR_BACKWARD_KEYS = [...LINEAR_KEYS, 'needInputGrad'];
 
-// The addon ignores unknown properties; a misspelled one (`transb`) would silently change nothing.
-function checkKeys(fn: string, what: string, value: unknown, known: readonly string[]): void {
-  if (value === undefined || value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new TypeError(`${fn}: ${what}.${key} is not an option (known: ${known.join(', ')})`);
-  }
-}
+// Options and shapes are read once into plain objects, unknown keys rejected (opkernels/options.ts).
+const readOpts = (fn: string, value: unknown, keys: readonly string[]): never =>
+  snapshot(fn, 'opts', value, keys) as never;
+const readShape = (fn: string, value: unknown, keys: readonly string[]): never =>
+  snapshot(fn, 'shape', value, keys) as never;
 
 function rejecting<T>(start: () => Promise<T>): Promise<T> {
   try {
@@ -127,57 +126,49 @@ function rejecting<T>(start: () => Promise<T>): Promise<T> {
 }
 
 export function gemm(A: Float32Array, B: Float32Array, opts: GemmOptions): Float32Array {
-  checkKeys('gemm', 'opts', opts, GEMM_KEYS);
-  return gemmNative.gemm(A, B, opts);
+  return gemmNative.gemm(A, B, readOpts('gemm', opts, GEMM_KEYS));
 }
 
 /** Same as gemm on a worker thread; A, B and opts.C must not be touched until it settles. */
 export function gemmAsync(A: Float32Array, B: Float32Array, opts: GemmOptions): Promise<Float32Array> {
   return rejecting(() => {
-    checkKeys('gemmAsync', 'opts', opts, GEMM_KEYS);
-    return gemmNative.gemmAsync(A, B, opts);
+    return gemmNative.gemmAsync(A, B, readOpts('gemmAsync', opts, GEMM_KEYS));
   });
 }
 
 export function gemmBatched(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Float32Array {
-  checkKeys('gemmBatched', 'opts', opts, BATCHED_KEYS);
-  return gemmNative.gemmBatched(A, B, opts);
+  return gemmNative.gemmBatched(A, B, readOpts('gemmBatched', opts, BATCHED_KEYS));
 }
 
 export function gemmBatchedAsync(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Promise<Float32Array> {
   return rejecting(() => {
-    checkKeys('gemmBatchedAsync', 'opts', opts, BATCHED_KEYS);
-    return gemmNative.gemmBatchedAsync(A, B, opts);
+    return gemmNative.gemmBatchedAsync(A, B, readOpts('gemmBatchedAsync', opts, BATCHED_KEYS));
   });
 }
 
 /** y [rows, outFeatures] = x W^T + b (b optional). */
 export function linearForward(x: Float32Array, W: Float32Array, b: Float32Array | null | undefined,
   shape: LinearShape): Float32Array {
-  checkKeys('linearForward', 'shape', shape, LINEAR_KEYS);
-  return gemmNative.linearForward(x, W, b, shape);
+  return gemmNative.linearForward(x, W, b, readShape('linearForward', shape, LINEAR_KEYS));
 }
 
 export function linearForwardAsync(x: Float32Array, W: Float32Array, b: Float32Array | null | undefined,
   shape: LinearShape): Promise<Float32Array> {
   return rejecting(() => {
-    checkKeys('linearForwardAsync', 'shape', shape, LINEAR_KEYS);
-    return gemmNative.linearForwardAsync(x, W, b, shape);
+    return gemmNative.linearForwardAsync(x, W, b, readShape('linearForwardAsync', shape, LINEAR_KEYS));
   });
 }
 
 /** Gradients of y = x W^T + b for an upstream gradient dy [rows, outFeatures]. */
 export function linearBackward(x: Float32Array, W: Float32Array, dy: Float32Array,
   shape: LinearBackwardShape): LinearBackwardResult {
-  checkKeys('linearBackward', 'shape', shape, LINEAR_BACKWARD_KEYS);
-  return gemmNative.linearBackward(x, W, dy, shape);
+  return gemmNative.linearBackward(x, W, dy, readShape('linearBackward', shape, LINEAR_BACKWARD_KEYS));
 }
 
 export function linearBackwardAsync(x: Float32Array, W: Float32Array, dy: Float32Array,
   shape: LinearBackwardShape): Promise<LinearBackwardResult> {
   return rejecting(() => {
-    checkKeys('linearBackwardAsync', 'shape', shape, LINEAR_BACKWARD_KEYS);
-    return gemmNative.linearBackwardAsync(x, W, dy, shape);
+    return gemmNative.linearBackwardAsync(x, W, dy, readShape('linearBackwardAsync', shape, LINEAR_BACKWARD_KEYS));
   });
 }
 

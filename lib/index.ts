@@ -37,8 +37,8 @@ export type { Schedule } from './train/schedule.js';
 export { saveModel, loadModel, saveTraining, resumeTraining } from './train/checkpoint.js';
 export type { SavedModel } from './train/checkpoint.js';
 export { greedyRecompute } from './decode/greedy-simple.js';
-export { generate, stream, checkGenerate, attentionSvg, BeamHypotheses } from './decode/index.js';
+export { generate, stream, checkGenerate, attentionSvg, BeamHypotheses, DEFAULT_LIMITS } from './decode/index.js';
 export type {
-  GenerateOptions, GenerateTokenizer, GenerateResult, Hypothesis, StreamToken, Source, SourceBatch,
+  GenerateLimits, GenerateOptions, GenerateTokenizer, GenerateResult, Hypothesis, StreamToken, Source, SourceBatch,
 } from './decode/index.js';
 export { DecoderKvCache, LayerKvCache } from './nn/kv-cache.js';

@@ -3,6 +3,7 @@
 import { native } from './native.js';
 import { opsKernels } from './opkernels/index.js';
 import { gemmKernels } from './gemm.js';
+import { snapshot, type KeySpec } from './opkernels/options.js';
 
 /**
  * Sizes of one attention call: q [batch, qLen, heads, headDim]; k, v [batch, kvLen, kvHeads, headDim]
@@ -79,29 +80,29 @@ export interface AttentionBackwardResult {
   dv: Float32Array;
 }
 
-const OPTION_KEYS = new Set(['causal', 'keyLengths', 'keyMask', 'queryLengths', 'mask', 'bias', 'scale', 'dropout', 'seed', 'into']);
+const BROADCAST_KEYS = ['data', 'batch', 'heads'];
+const OPTION_KEYS: KeySpec = ['causal', 'keyLengths', 'keyMask', 'queryLengths', ['mask', BROADCAST_KEYS],
+  ['bias', BROADCAST_KEYS], 'scale', 'dropout', 'seed'];
+const FORWARD_KEYS: KeySpec = [...OPTION_KEYS, ['into', ['out', 'lse']]];
+const BACKWARD_KEYS: KeySpec = [...OPTION_KEYS, ['into', ['dq', 'dk', 'dv']]];
+const SHAPE_KEYS = ['batch', 'heads', 'kvHeads', 'qLen', 'kvLen', 'headDim', 'qStride', 'kStride', 'vStride'];
 
-function checkOptionKeys(fn: string, opts: unknown): void {
-  if (opts === undefined || opts === null || typeof opts !== 'object') return;  // the addon names the type error
-  for (const key of Object.keys(opts)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new TypeError(`${fn}: opts.${key} is not an option (known: ${[...OPTION_KEYS].join(', ')})`);
-    }
-  }
-}
+// shape and opts read once into plain objects, unknown keys rejected (opkernels/options.ts).
+const readShape = (fn: string, shape: AttentionShape): AttentionShape => snapshot(fn, 'shape', shape, SHAPE_KEYS) as AttentionShape;
+const readOpts = <T>(fn: string, opts: T | undefined, keys: KeySpec): T | undefined => snapshot(fn, 'opts', opts, keys) as T | undefined;
 
 export function attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, shape: AttentionShape,
   opts?: AttentionForwardOptions): AttentionForwardResult {
-  checkOptionKeys('attentionForward', opts);
-  return native.attentionForward(q, k, v, shape, opts);
+  const fn = 'attentionForward';
+  return native.attentionForward(q, k, v, readShape(fn, shape), readOpts(fn, opts, FORWARD_KEYS));
 }
 
 /** Same as attentionForward, computed on a worker thread; inputs must not be modified until it settles. */
 export function attentionForwardAsync(q: Float32Array, k: Float32Array, v: Float32Array, shape: AttentionShape,
   opts?: AttentionForwardOptions): Promise<AttentionForwardResult> {
   try {
-    checkOptionKeys('attentionForwardAsync', opts);
-    return native.attentionForwardAsync(q, k, v, shape, opts);
+    const fn = 'attentionForwardAsync';
+    return native.attentionForwardAsync(q, k, v, readShape(fn, shape), readOpts(fn, opts, FORWARD_KEYS));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -109,15 +110,15 @@ export function attentionForwardAsync(q: Float32Array, k: Float32Array, v: Float
 
 export function attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,
   lse: Float32Array, dout: Float32Array, shape: AttentionShape, opts?: AttentionBackwardOptions): AttentionBackwardResult {
-  checkOptionKeys('attentionBackward', opts);
-  return native.attentionBackward(q, k, v, out, lse, dout, shape, opts);
+  const fn = 'attentionBackward';
+  return native.attentionBackward(q, k, v, out, lse, dout, readShape(fn, shape), readOpts(fn, opts, BACKWARD_KEYS));
 }
 
 export function attentionBackwardAsync(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,
   lse: Float32Array, dout: Float32Array, shape: AttentionShape, opts?: AttentionBackwardOptions): Promise<AttentionBackwardResult> {
   try {
-    checkOptionKeys('attentionBackwardAsync', opts);
-    return native.attentionBackwardAsync(q, k, v, out, lse, dout, shape, opts);
+    const fn = 'attentionBackwardAsync';
+    return native.attentionBackwardAsync(q, k, v, out, lse, dout, readShape(fn, shape), readOpts(fn, opts, BACKWARD_KEYS));
   } catch (e) {
     return Promise.reject(e);
   }

@@ -312,7 +312,10 @@ describe('import errors name the file or tensor', () => {
   }
 
   it('a missing folder, config or weights file', async () => {
-    await expect(loadHfModel(path.join(tmp, 'nowhere'))).rejects.toThrow(/config\.json does not exist/);
+    await expect(loadHfModel(path.join(tmp, 'nowhere'))).rejects.toThrow(/no such directory/);
+    const file = path.join(tmp, 'a-file');
+    fs.writeFileSync(file, 'not a folder');
+    await expect(loadHfModel(file)).rejects.toMatchObject({ name: 'CheckpointError', code: 'not-a-directory' });
     const dir = path.join(tmp, 'config-only');
     fs.mkdirSync(dir);
     fs.copyFileSync(path.join(FIXTURES, 'bart-a', 'config.json'), path.join(dir, 'config.json'));

@@ -9,6 +9,7 @@
  * the tensor. The folder's tokenizer is read when it has one: Marian's (source.spm, target.spm,
  * vocab.json) or a byte-level BPE (BART's tokenizer.json, or vocab.json + merges.txt).
  */
+import { checkCheckpointDir } from '../io/checkpoint.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ByteLevelBpeTokenizer } from '../data/hf-bpe.js';
@@ -138,6 +139,7 @@ function same(a: Float32Array, b: Float32Array): boolean {
  */
 export async function loadHfModel(dir: string): Promise<HfModel> {
   if (typeof dir !== 'string' || dir === '') throw new TypeError('loadHfModel: dir must be a folder path');
+  await checkCheckpointDir(dir);  // a file or a missing path: a CheckpointError naming it
   const configFile = path.join(dir, 'config.json');
   if (!(await exists(configFile))) throw new Error(`loadHfModel: ${configFile} does not exist`);
   const hf = await readJson(configFile);

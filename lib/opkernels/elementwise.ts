@@ -19,29 +19,43 @@ export interface DropoutOptions extends OutputOptions {
 }
 
 export function activationForward(kind: ActivationKind, x: Float32Array, opts?: OutputOptions): Float32Array {
-  checkOptions('activationForward', opts, ['into']);
-  return opsNative.activationForward(kind, x, opts);
+  const o = checkOptions('activationForward', opts, ['into']);
+  return opsNative.activationForward(kind, x, o);
 }
 /** dx = dy * f'(x). */
 export function activationBackward(kind: ActivationKind, x: Float32Array, dy: Float32Array, opts?: OutputOptions): Float32Array {
-  checkOptions('activationBackward', opts, ['into']);
-  return opsNative.activationBackward(kind, x, dy, opts);
+  const o = checkOptions('activationBackward', opts, ['into']);
+  return opsNative.activationBackward(kind, x, dy, o);
 }
 
-function geluKind(fn: string, opts?: GeluOptions): ActivationKind {
-  checkOptions(fn, opts, ['approximate', 'into']);
-  const a = opts?.approximate ?? 'none';
-  if (a !== 'none' && a !== 'tanh') throw new RangeError(`${fn}: opts.approximate must be 'none' or 'tanh', got ${String(a)}`);
-  return a === 'tanh' ? 'geluTanh' : 'gelu';
+/** A value in an error message, whatever it is (String() throws for some objects). */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return String(v);
+  return Array.isArray(v) ? 'an Array' : `an object`;
+}
+
+interface GeluCall { kind: ActivationKind; opts: object | undefined }
+/** opts read once; the addon gets only `into`, the approximation picks the kernel. */
+function geluCall(fn: string, opts: unknown): GeluCall {
+  if (opts !== undefined && (opts === null || typeof opts !== 'object' || Array.isArray(opts) || ArrayBuffer.isView(opts)))
+    throw new TypeError(`${fn}: opts must be an object { approximate?, into? }, got ${shown(opts)}`);
+  const o = checkOptions(fn, opts, ['approximate', 'into']) as { approximate?: unknown; into?: unknown } | undefined;
+  const a = o?.approximate ?? 'none';
+  if (a !== 'none' && a !== 'tanh') {
+    const err = typeof a === 'string' ? RangeError : TypeError;
+    throw new err(`${fn}: opts.approximate must be 'none' or 'tanh', got ${shown(a)}`);
+  }
+  return { kind: a === 'tanh' ? 'geluTanh' : 'gelu', opts: o?.into === undefined ? undefined : { into: o.into } };
 }
 
 function forward(fn: string, kind: ActivationKind, x: Float32Array, opts?: OutputOptions): Float32Array {
-  checkOptions(fn, opts, ['into']);
-  return opsNative.activationForward(kind, x, opts, fn);
+  const o = checkOptions(fn, opts, ['into']);
+  return opsNative.activationForward(kind, x, o, fn);
 }
 function backward(fn: string, kind: ActivationKind, x: Float32Array, dy: Float32Array, opts?: OutputOptions): Float32Array {
-  checkOptions(fn, opts, ['into']);
-  return opsNative.activationBackward(kind, x, dy, opts, fn);
+  const o = checkOptions(fn, opts, ['into']);
+  return opsNative.activationBackward(kind, x, dy, o, fn);
 }
 
 export const relu = (x: Float32Array, opts?: OutputOptions): Float32Array => forward('relu', 'relu', x, opts);
@@ -51,17 +65,18 @@ export const silu = (x: Float32Array, opts?: OutputOptions): Float32Array => for
 export const siluBackward = (x: Float32Array, dy: Float32Array, opts?: OutputOptions): Float32Array =>
   backward('siluBackward', 'silu', x, dy, opts);
 export function gelu(x: Float32Array, opts?: GeluOptions): Float32Array {
-  return opsNative.activationForward(geluKind('gelu', opts), x, opts?.into === undefined ? undefined : { into: opts.into }, 'gelu');
+  const g = geluCall('gelu', opts);
+  return opsNative.activationForward(g.kind, x, g.opts, 'gelu');
 }
 export function geluBackward(x: Float32Array, dy: Float32Array, opts?: GeluOptions): Float32Array {
-  return opsNative.activationBackward(geluKind('geluBackward', opts), x, dy,
-    opts?.into === undefined ? undefined : { into: opts.into }, 'geluBackward');
+  const g = geluCall('geluBackward', opts);
+  return opsNative.activationBackward(g.kind, x, dy, g.opts, 'geluBackward');
 }
 
 /** a + b (the residual connection). */
 export function add(a: Float32Array, b: Float32Array, opts?: OutputOptions): Float32Array {
-  checkOptions('add', opts, ['into']);
-  return opsNative.add(a, b, opts);
+  const o = checkOptions('add', opts, ['into']);
+  return opsNative.add(a, b, o);
 }
 
 /**
@@ -70,12 +85,12 @@ export function add(a: Float32Array, b: Float32Array, opts?: OutputOptions): Flo
  * dropoutBackward with the same seed, p and offset applies the same mask without storing it.
  */
 export function dropoutForward(x: Float32Array, p: number, seed: number | bigint, opts?: DropoutOptions): Float32Array {
-  checkOptions('dropoutForward', opts, ['offset', 'into']);
-  return opsNative.dropout(x, p, seed, opts, 'dropoutForward');
+  const o = checkOptions('dropoutForward', opts, ['offset', 'into']);
+  return opsNative.dropout(x, p, seed, o, 'dropoutForward');
 }
 export function dropoutBackward(dy: Float32Array, p: number, seed: number | bigint, opts?: DropoutOptions): Float32Array {
-  checkOptions('dropoutBackward', opts, ['offset', 'into']);
-  return opsNative.dropout(dy, p, seed, opts, 'dropoutBackward');
+  const o = checkOptions('dropoutBackward', opts, ['offset', 'into']);
+  return opsNative.dropout(dy, p, seed, o, 'dropoutBackward');
 }
 /** Whether dropout keeps element `index` for a seed and rate: the kernel's exact decision. */
 export function dropoutKeepElement(seed: number | bigint, index: number | bigint, p: number): boolean {

@@ -1,6 +1,6 @@
 // Embedding lookup, its scatter-add backward, and the sinusoidal position encoding.
 import { opsNative } from './native.js';
-import { checkOptions } from './options.js';
+import { checkOptions, snapshot } from './options.js';
 import type { OutputOptions } from './elementwise.js';
 
 /** weight is [vocab, dim]. */
@@ -40,17 +40,20 @@ export interface PositionEncodingOptions extends OutputOptions {
  * y[t] = weight[ids[t]] * scale (+ positions[(t % positionPeriod) + positionOffset]): [ids.length, dim].
  * Every id must lie in [0, vocab).
  */
+const shapeOf = (fn: string, shape: EmbeddingShape): EmbeddingShape =>
+  snapshot(fn, 'shape', shape, ['vocab', 'dim']) as EmbeddingShape;
+
 export function embeddingForward(ids: Int32Array, weight: Float32Array, shape: EmbeddingShape,
   opts?: EmbeddingForwardOptions): Float32Array {
-  checkOptions('embeddingForward', opts, ['into', 'scale', 'positions', 'positionPeriod', 'positionOffset']);
-  return opsNative.embeddingForward(ids, weight, shape, opts);
+  const o = checkOptions('embeddingForward', opts, ['into', 'scale', 'positions', 'positionPeriod', 'positionOffset']);
+  return opsNative.embeddingForward(ids, weight, shapeOf('embeddingForward', shape), o);
 }
 
 /** dweight [vocab, dim]: the sum of dy rows (times scale) per id, in token order (deterministic, no atomics). */
 export function embeddingBackward(ids: Int32Array, dy: Float32Array, shape: EmbeddingShape,
   opts?: EmbeddingBackwardOptions): Float32Array {
-  checkOptions('embeddingBackward', opts, ['paddingIdx', 'accumulate', 'scale', 'into']);
-  return opsNative.embeddingBackward(ids, dy, shape, opts);
+  const o = checkOptions('embeddingBackward', opts, ['paddingIdx', 'accumulate', 'scale', 'into']);
+  return opsNative.embeddingBackward(ids, dy, shapeOf('embeddingBackward', shape), o);
 }
 
 /**
@@ -58,6 +61,6 @@ export function embeddingBackward(ids: Int32Array, dy: Float32Array, shape: Embe
  * pos = offset + p ("Attention Is All You Need", section 3.5).
  */
 export function positionEncoding(length: number, dim: number, opts?: PositionEncodingOptions): Float32Array {
-  checkOptions('positionEncoding', opts, ['offset', 'base', 'into']);
-  return opsNative.positionEncoding(length, dim, opts);
+  const o = checkOptions('positionEncoding', opts, ['offset', 'base', 'into']);
+  return opsNative.positionEncoding(length, dim, o);
 }

@@ -46,24 +46,24 @@ export interface RmsNormBackwardResult {
 
 export function layerNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array,
   opts?: LayerNormForwardOptions): LayerNormForwardResult {
-  checkOptions('layerNormForward', opts, ['eps', 'into'], ['y', 'mean', 'rstd']);
-  return opsNative.layerNormForward(x, gamma, beta, opts);
+  const o = checkOptions('layerNormForward', opts, ['eps', 'into'], ['y', 'mean', 'rstd']);
+  return opsNative.layerNormForward(x, gamma, beta, o);
 }
 
 /** Gradients from the forward's saved mean and rstd. */
 export function layerNormBackward(x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array,
   dy: Float32Array, opts?: LayerNormBackwardOptions): LayerNormBackwardResult {
-  checkOptions('layerNormBackward', opts, ['into'], ['dx', 'dgamma', 'dbeta']);
-  return opsNative.layerNormBackward(x, gamma, mean, rstd, dy, opts);
+  const o = checkOptions('layerNormBackward', opts, ['into'], ['dx', 'dgamma', 'dbeta']);
+  return opsNative.layerNormBackward(x, gamma, mean, rstd, dy, o);
 }
 
 export function rmsNormForward(x: Float32Array, gamma: Float32Array, opts?: RmsNormForwardOptions): RmsNormForwardResult {
-  checkOptions('rmsNormForward', opts, ['eps', 'into'], ['y', 'rstd']);
-  return opsNative.rmsNormForward(x, gamma, opts);
+  const o = checkOptions('rmsNormForward', opts, ['eps', 'into'], ['y', 'rstd']);
+  return opsNative.rmsNormForward(x, gamma, o);
 }
 
 export function rmsNormBackward(x: Float32Array, gamma: Float32Array, rstd: Float32Array, dy: Float32Array,
   opts?: RmsNormBackwardOptions): RmsNormBackwardResult {
-  checkOptions('rmsNormBackward', opts, ['into'], ['dx', 'dgamma']);
-  return opsNative.rmsNormBackward(x, gamma, rstd, dy, opts);
+  const o = checkOptions('rmsNormBackward', opts, ['into'], ['dx', 'dgamma']);
+  return opsNative.rmsNormBackward(x, gamma, rstd, dy, o);
 }

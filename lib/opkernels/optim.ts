@@ -1,6 +1,6 @@
 // Fused Adam/AdamW steps (in place on params, m, v), the global gradient norm and clipping by it.
 import { opsNative } from './native.js';
-import { asPromise, checkOptions } from './options.js';
+import { asPromise, checkOptions, snapshotList } from './options.js';
 
 export interface AdamOptions {
   /** 1-based step count (bias correction); required. */
@@ -29,27 +29,27 @@ const ADAM_KEYS = ['step', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradSc
 
 /** PyTorch's Adam step, in place on params, m and v (all of grads.length). */
 export function adamStep(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, opts: AdamOptions): void {
-  checkOptions('adamStep', opts, ADAM_KEYS);
-  opsNative.adamStep(params, grads, m, v, opts);
+  const o = checkOptions('adamStep', opts, ADAM_KEYS);
+  opsNative.adamStep(params, grads, m, v, o as AdamOptions);
 }
 /** PyTorch's AdamW step (decoupled weight decay), in place. */
 export function adamwStep(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, opts: AdamOptions): void {
-  checkOptions('adamwStep', opts, ADAM_KEYS);
-  opsNative.adamwStep(params, grads, m, v, opts);
+  const o = checkOptions('adamwStep', opts, ADAM_KEYS);
+  opsNative.adamwStep(params, grads, m, v, o as AdamOptions);
 }
 /** adamStep on a worker thread; the arrays must not be touched until it settles. */
 export function adamStepAsync(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array,
   opts: AdamOptions): Promise<void> {
   return asPromise(() => {
-    checkOptions('adamStepAsync', opts, ADAM_KEYS);
-    return opsNative.adamStepAsync(params, grads, m, v, opts);
+    const o = checkOptions('adamStepAsync', opts, ADAM_KEYS);
+    return opsNative.adamStepAsync(params, grads, m, v, o as AdamOptions);
   });
 }
 export function adamwStepAsync(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array,
   opts: AdamOptions): Promise<void> {
   return asPromise(() => {
-    checkOptions('adamwStepAsync', opts, ADAM_KEYS);
-    return opsNative.adamwStepAsync(params, grads, m, v, opts);
+    const o = checkOptions('adamwStepAsync', opts, ADAM_KEYS);
+    return opsNative.adamwStepAsync(params, grads, m, v, o as AdamOptions);
   });
 }
 
@@ -59,44 +59,50 @@ export interface AdamMultiOptions extends AdamOptions {
 }
 const ADAM_MULTI_KEYS = [...ADAM_KEYS, 'zeroGrads'];
 
+type Lists = [Float32Array[], Float32Array[], Float32Array[], Float32Array[]];
+function lists(fn: string, params: unknown, grads: unknown, m: unknown, v: unknown): Lists {
+  return [snapshotList(fn, 'params', params), snapshotList(fn, 'grads', grads), snapshotList(fn, 'm', m),
+    snapshotList(fn, 'v', v)] as Lists;
+}
+
 /**
  * adamStep on every tensor i (params[i], grads[i], m[i], v[i], all of one length) in one call and
  * one parallel pass: a whole model's update without a call per parameter. Same bits as adamStep.
  */
 export function adamStepMulti(params: readonly Float32Array[], grads: readonly Float32Array[], m: readonly Float32Array[],
   v: readonly Float32Array[], opts: AdamMultiOptions): void {
-  checkOptions('adamStepMulti', opts, ADAM_MULTI_KEYS);
-  opsNative.adamStepMulti(params, grads, m, v, opts);
+  const o = checkOptions('adamStepMulti', opts, ADAM_MULTI_KEYS);
+  opsNative.adamStepMulti(...lists('adamStepMulti', params, grads, m, v), o as AdamMultiOptions);
 }
 /** adamwStep on every tensor, in one call (see adamStepMulti). */
 export function adamwStepMulti(params: readonly Float32Array[], grads: readonly Float32Array[], m: readonly Float32Array[],
   v: readonly Float32Array[], opts: AdamMultiOptions): void {
-  checkOptions('adamwStepMulti', opts, ADAM_MULTI_KEYS);
-  opsNative.adamwStepMulti(params, grads, m, v, opts);
+  const o = checkOptions('adamwStepMulti', opts, ADAM_MULTI_KEYS);
+  opsNative.adamwStepMulti(...lists('adamwStepMulti', params, grads, m, v), o as AdamMultiOptions);
 }
 /** adamStepMulti on a worker thread; the arrays must not be touched until it settles. */
 export function adamStepMultiAsync(params: readonly Float32Array[], grads: readonly Float32Array[],
   m: readonly Float32Array[], v: readonly Float32Array[], opts: AdamMultiOptions): Promise<void> {
   return asPromise(() => {
-    checkOptions('adamStepMultiAsync', opts, ADAM_MULTI_KEYS);
-    return opsNative.adamStepMultiAsync(params, grads, m, v, opts);
+    const o = checkOptions('adamStepMultiAsync', opts, ADAM_MULTI_KEYS);
+    return opsNative.adamStepMultiAsync(...lists('adamStepMultiAsync', params, grads, m, v), o as AdamMultiOptions);
   });
 }
 export function adamwStepMultiAsync(params: readonly Float32Array[], grads: readonly Float32Array[],
   m: readonly Float32Array[], v: readonly Float32Array[], opts: AdamMultiOptions): Promise<void> {
   return asPromise(() => {
-    checkOptions('adamwStepMultiAsync', opts, ADAM_MULTI_KEYS);
-    return opsNative.adamwStepMultiAsync(params, grads, m, v, opts);
+    const o = checkOptions('adamwStepMultiAsync', opts, ADAM_MULTI_KEYS);
+    return opsNative.adamwStepMultiAsync(...lists('adamwStepMultiAsync', params, grads, m, v), o as AdamMultiOptions);
   });
 }
 
 /** sqrt of the sum of squares of every element of every array (accumulated in double). */
 export function gradNorm(arrays: readonly Float32Array[]): number {
-  return opsNative.gradNorm(arrays);
+  return opsNative.gradNorm(snapshotList('gradNorm', 'arrays', arrays) as Float32Array[]);
 }
 
 /** Scales every array in place so that their global norm is at most maxNorm (PyTorch's clip_grad_norm_). */
 export function clipGradNorm(arrays: readonly Float32Array[], maxNorm: number, opts?: { eps?: number }): ClipResult {
-  checkOptions('clipGradNorm', opts, ['eps']);
-  return opsNative.clipGradNorm(arrays, maxNorm, opts);
+  const o = checkOptions('clipGradNorm', opts, ['eps']);
+  return opsNative.clipGradNorm(snapshotList('clipGradNorm', 'arrays', arrays) as Float32Array[], maxNorm, o);
 }

@@ -40,32 +40,32 @@ const XENT_KEYS = ['labelSmoothing', 'ignoreIndex', 'reduction', 'grad', 'into']
 /** logits [rows, vocab], targets [rows]: loss, count and dlogits in one call. */
 export function crossEntropy(logits: Float32Array, targets: Int32Array, vocab: number,
   opts?: CrossEntropyOptions): CrossEntropyResult {
-  checkOptions('crossEntropy', opts, XENT_KEYS);
-  return opsNative.crossEntropy(logits, targets, vocab, opts);
+  const o = checkOptions('crossEntropy', opts, XENT_KEYS);
+  return opsNative.crossEntropy(logits, targets, vocab, o);
 }
 /** crossEntropy on a worker thread; inputs must not be modified until it settles. */
 export function crossEntropyAsync(logits: Float32Array, targets: Int32Array, vocab: number,
   opts?: CrossEntropyOptions): Promise<CrossEntropyResult> {
   return asPromise(() => {
-    checkOptions('crossEntropyAsync', opts, XENT_KEYS);
-    return opsNative.crossEntropyAsync(logits, targets, vocab, opts);
+    const o = checkOptions('crossEntropyAsync', opts, XENT_KEYS);
+    return opsNative.crossEntropyAsync(logits, targets, vocab, o);
   });
 }
 
 /** x - logsumexp(x) per row of `dim` values. */
 export function logSoftmax(x: Float32Array, dim: number, opts?: OutputOptions): Float32Array {
-  checkOptions('logSoftmax', opts, ['into']);
-  return opsNative.logSoftmax(x, dim, opts);
+  const o = checkOptions('logSoftmax', opts, ['into']);
+  return opsNative.logSoftmax(x, dim, o);
 }
 
 /** Index of each row's maximum (first on ties; NaN ranks below every number). */
 export function argmax(x: Float32Array, dim: number, opts?: { into?: Int32Array }): Int32Array {
-  checkOptions('argmax', opts, ['into']);
-  return opsNative.argmax(x, dim, opts);
+  const o = checkOptions('argmax', opts, ['into']);
+  return opsNative.argmax(x, dim, o);
 }
 
 /** The k largest values of each row and their indices, descending. */
 export function topK(x: Float32Array, dim: number, k: number, opts?: TopKOptions): TopKResult {
-  checkOptions('topK', opts, ['into'], ['values', 'indices']);
-  return opsNative.topK(x, dim, k, opts);
+  const o = checkOptions('topK', opts, ['into'], ['values', 'indices']);
+  return opsNative.topK(x, dim, k, o);
 }
