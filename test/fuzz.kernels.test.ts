@@ -31,7 +31,10 @@ describe('kernel fuzz', () => {
   });
 
   it('24,000 seeded calls: 0 crashes, 0 hangs, only results or named TypeError/RangeError', async () => {
-    const t: FuzzSummary = await runFuzz({ calls: 24_000, seed: 20261203, batch: 3000, jobs: 2, quiet: true });
+    // 2 GB of address space per child: an output the library sizes from numbers alone fails fast
+    // (a clean RangeError) instead of being computed for seconds; a call silent for 60 s is a hang.
+    const t: FuzzSummary = await runFuzz({ calls: 24_000, seed: 20261203, batch: 3000, jobs: 2, memKb: 2_000_000,
+      hangMs: 60_000, quiet: true });
     const report = formatSummary(t);
     expect(t.calls, report).toBe(24_000);
     expect(t.crashes, report).toBe(0);

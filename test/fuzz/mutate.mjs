@@ -188,7 +188,7 @@ export const MUTATIONS = {
   },
   alias(call, r) {  // an output is (or overlaps) an input
     const spec = call.spec;
-    const ts = typedSlots(call.args);
+    const ts = typedSlots(call.args).filter((s) => s.path[0] < call.nArgs);  // not an ignored extra argument
     if (!spec.outputs || !ts.length) return null;
     const path = r.pick(spec.outputs);
     const src = r.pick(ts);

@@ -21,7 +21,7 @@ const CHILD = path.join(here, 'child.mjs');
 
 const DEFAULTS = {
   calls: 1_000_000, seed: 1, batch: 5000, jobs: Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length)),
-  hangMs: 30_000, threads: 1, memKb: 4_000_000, maxRestarts: 200, quiet: false,
+  hangMs: 120_000, threads: 1, memKb: 4_000_000, maxRestarts: 200, quiet: false,
 };
 
 function readProgress(file) {
@@ -83,7 +83,7 @@ export async function runFuzz(options = {}) {
   const log = o.quiet ? () => {} : (s) => process.stderr.write(`${s}\n`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-fuzz-'));
   const total = { calls: 0, ok: 0, rejected: 0, getterErrors: 0, oomErrors: 0, failures: 0, bigAllocations: 0, crashes: 0, hangs: 0,
-    skippedCalls: 0, uncountedCalls: 0, children: 0, byClass: {}, byMode: {}, bySpec: {} };
+    skippedCalls: 0, uncountedCalls: 0, children: 0, byClass: {}, byMode: {}, bySpec: {}, byMutation: {} };
   const findings = new Map();
   const record = (f) => {
     const key = findingKey(f);
@@ -115,9 +115,11 @@ export async function runFuzz(options = {}) {
         if (s.calls !== b.end - b.start) total.failures += 1, record({ kind: 'countMismatch', seed: o.seed, index: b.start, label: '', detail: `${s.calls} of ${b.end - b.start}` });
         for (const [k, v] of Object.entries(s.byClass)) total.byClass[k] = (total.byClass[k] ?? 0) + v;
         for (const [k, v] of Object.entries(s.byMode)) total.byMode[k] = (total.byMode[k] ?? 0) + v;
-        for (const [k, v] of Object.entries(s.bySpec)) {
-          const t = (total.bySpec[k] ??= { ok: 0, rejected: 0, failed: 0 });
-          t.ok += v.ok; t.rejected += v.rejected; t.failed += v.failed;
+        for (const what of ['bySpec', 'byMutation']) {
+          for (const [k, v] of Object.entries(s[what])) {
+            const t = (total[what][k] ??= { ok: 0, rejected: 0, failed: 0 });
+            t.ok += v.ok; t.rejected += v.rejected; t.failed += v.failed;
+          }
         }
         done += b.end - b.start;
         report(false);
@@ -167,6 +169,8 @@ export function formatSummary(t) {
   lines.push(`  warnings: ${t.bigAllocations} results of 1 GiB or more (an output sized from numbers alone, allocated)`);
   lines.push(`  error classes: ${JSON.stringify(t.byClass)}`);
   lines.push(`  modes: ${JSON.stringify(t.byMode)}`);
+  lines.push(`  mutations (calls with it: result / rejected / failed): ${Object.entries(t.byMutation).sort()
+    .map(([k, v]) => `${k} ${v.ok}/${v.rejected}/${v.failed}`).join(', ')}`);
   if (t.findings.length) {
     lines.push(`distinct findings (${t.findings.length}):`);
     for (const f of t.findings) {
