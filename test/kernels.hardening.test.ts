@@ -53,8 +53,13 @@ describe('outputs sized from tiny inputs: a RangeError naming the output and the
   });
 
   it('under an address-space limit: what cannot be allocated now is a RangeError, sync and async; length 0 builds nothing', () => {
+    // The limit is what the process uses plus 1 GiB: the 4 GiB outputs below cannot be had.
     const script = `
       const { kernels: k } = await import(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const { execFileSync } = await import('node:child_process');
+      const { readFileSync } = await import('node:fs');
+      const vm = Number(/VmSize:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + (vm + 2 ** 30)]);
       const out = [];
       const t = async (f) => { try { const r = await f(); out.push('ok ' + r.length); } catch (e) { out.push(e.constructor.name + ' ' + e.message); } };
       await t(() => k.positionEncoding(0, 2 ** 30));
@@ -62,14 +67,29 @@ describe('outputs sized from tiny inputs: a RangeError naming the output and the
       await t(() => k.gemm(new Float32Array(0), new Float32Array(0), { m: 2 ** 15, n: 2 ** 15, k: 0 }));
       await t(() => k.gemmAsync(new Float32Array(0), new Float32Array(0), { m: 2 ** 15, n: 2 ** 15, k: 0 }));
       console.log(JSON.stringify(out));`;
-    const r = spawnSync('bash', ['-c', `ulimit -v 3000000 && exec "${process.execPath}" --input-type=module -e '${script.replace(/'/g, "'\\''")}'`],
-      { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     const lines = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
     expect(lines[0]).toBe('ok 0');
     expect(lines[1]).toMatch(/^RangeError positionEncoding: output \(length\*dim\) would need 4294967296 bytes .* cannot be allocated now/);
     expect(lines[2]).toMatch(/^RangeError gemm: output C \(m\*n\) would need 4294967296 bytes/);
     expect(lines[3]).toMatch(/^RangeError gemmAsync: output C/);
+  });
+
+  it('a kernel whose own scratch cannot be allocated (std::bad_alloc) throws a RangeError, not an abort', () => {
+    // into is given (no output allocated); then the address space is limited to what the process
+    // uses plus 256 MiB, so the 1 GiB frequency table of dim / 2 doubles is what fails.
+    const script = `
+      const { kernels: k } = await import(${JSON.stringify(path.join(root, 'dist/index.js'))});
+      const { execFileSync } = await import('node:child_process');
+      const { readFileSync } = await import('node:fs');
+      const into = new Float32Array(2 ** 28).fill(1);
+      const vm = Number(/VmSize:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + (vm + 2 ** 28)]);
+      try { k.positionEncoding(1, 2 ** 28, { into }); console.log('no error'); } catch (e) { console.log(e.constructor.name + ' ' + e.message); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('RangeError positionEncoding: out of memory');
   });
 });
 
