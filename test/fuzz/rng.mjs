@@ -2,7 +2,7 @@
 // generator, keyed by (run seed, call index), so any single call can be replayed on its own:
 //   node --expose-gc test/fuzz/child.mjs --seed S --start I --end I+1 --verbose
 
-/** mulberry32, as in test/helpers/random.ts and attention-fuzz.mjs. */
+/** mulberry32, as in test/helpers/random.ts (this code runs without a TypeScript loader). */
 export function mulberry32(seed) {
   let state = seed >>> 0;
   return function rand() {
