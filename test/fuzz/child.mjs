@@ -7,7 +7,6 @@
 // call was running when the process died. Unexpected outcomes are printed as `FAIL {json}` lines
 // and the batch goes on; the last line is `SUMMARY {json}`.
 import fs from 'node:fs';
-import * as attnode from '../../dist/index.js';
 import { Rng, callSeed } from './rng.mjs';
 import { ALL_SPECS, ISAS } from './specs.mjs';
 import { MUTATIONS, benign, makeResizable, pickMutation, sabotage, slots, views } from './mutate.mjs';
@@ -25,6 +24,15 @@ const progressPath = opt('progress', null);
 const verbose = argv.includes('--verbose');
 const only = opt('only', null);  // a comma-separated list of spec names (debugging)
 
+// Loaded here, not imported statically: a binary being rebuilt (or a dist/ being written) is a
+// load failure the parent retries, not a crash of some call.
+let attnode;
+try {
+  attnode = await import('../../dist/index.js');
+} catch (e) {
+  console.log(`LOADFAIL ${String(e?.message ?? e).split('\n')[0].slice(0, 300)}`);
+  process.exit(3);
+}
 const { kernels } = attnode;
 const RUNTIME = { setNumThreads: attnode.setNumThreads, getNumThreads: attnode.getNumThreads, cpuInfo: attnode.cpuInfo, setIsa: attnode.setIsa };
 const info = attnode.cpuInfo();

@@ -21,7 +21,7 @@ const CHILD = path.join(here, 'child.mjs');
 
 const DEFAULTS = {
   calls: 1_000_000, seed: 1, batch: 5000, jobs: Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length)),
-  hangMs: 120_000, threads: 1, memKb: 4_000_000, maxRestarts: 200, quiet: false,
+  hangMs: 120_000, threads: 1, memKb: 4_000_000, maxRestarts: 200, quiet: false, loadRetries: 10, loadRetryMs: 30_000,
 };
 
 function readProgress(file) {
@@ -36,6 +36,7 @@ function readProgress(file) {
 
 /** Runs calls [start, end) of `seed` in one child; resolves with how it ended. */
 function runChild(o, start, end, progressFile) {
+  fs.rmSync(progressFile, { force: true });  // a child that dies before its first call leaves none
   return new Promise((resolve) => {
     const nodeArgs = ['--expose-gc', '--max-old-space-size=512', CHILD, '--seed', String(o.seed), '--start', String(start),
       '--end', String(end), '--progress', progressFile];
@@ -66,7 +67,8 @@ function runChild(o, start, end, progressFile) {
         if (line.startsWith('FAIL ')) { try { fails.push(JSON.parse(line.slice(5))); } catch { fails.push({ kind: 'badFailLine', detail: line.slice(0, 300) }); } }
         if (line.startsWith('SUMMARY ')) summary = JSON.parse(line.slice(8));
       }
-      resolve({ code, signal, hung, summary, fails, warns, stderr, progress: readProgress(progressFile) });
+      const loadFail = code === 3 && /^LOADFAIL /m.exec(stdout) ? stdout.split('LOADFAIL ')[1].split('\n')[0] : null;
+      resolve({ code, signal, hung, summary, fails, warns, stderr, loadFail, progress: readProgress(progressFile) });
     });
   });
 }
@@ -107,6 +109,21 @@ export async function runFuzz(options = {}) {
       const b = queue.shift();
       const r = await runChild(o, b.start, b.end, progressFile);
       total.children += 1;
+      if (r.loadFail !== null && r.loadFail !== undefined) {
+        // attnode did not load (a rebuild in progress?): wait and run the same batch again.
+        b.loadFails = (b.loadFails ?? 0) + 1;
+        log(`fuzz: attnode failed to load (${r.loadFail}); retrying batch ${b.start}-${b.end} in ${o.loadRetryMs / 1000} s`);
+        if (b.loadFails <= o.loadRetries) {
+          await new Promise((res) => setTimeout(res, o.loadRetryMs));
+          queue.unshift(b);
+        } else {
+          total.failures += 1;
+          record({ kind: 'loadFailure', seed: o.seed, index: b.start, label: '', detail: r.loadFail });
+          total.skippedCalls += b.end - b.start;
+          done += b.end - b.start;
+        }
+        continue;
+      }
       for (const f of r.fails) { total.failures += 1; record(f); }
       for (const w of r.warns) { total.bigAllocations += 1; record({ ...w, warning: true }); }
       if (r.summary) {
