@@ -7,10 +7,11 @@
 // call was running when the process died. Unexpected outcomes are printed as `FAIL {json}` lines
 // and the batch goes on; the last line is `SUMMARY {json}`.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { Rng, callSeed } from './rng.mjs';
 import { ALL_SPECS, ISAS } from './specs.mjs';
 import { MUTATIONS, benign, makeResizable, pickMutation, sabotage, slots, views } from './mutate.mjs';
-import { FuzzGetterError, PROXIES, describe, readable } from './values.mjs';
+import { FuzzGetterError, PROXIES, describe, readable, ta } from './values.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -37,15 +38,35 @@ const { kernels } = attnode;
 const RUNTIME = { setNumThreads: attnode.setNumThreads, getNumThreads: attnode.getNumThreads, cpuInfo: attnode.cpuInfo, setIsa: attnode.setIsa };
 const info = attnode.cpuInfo();
 ISAS.splice(0, ISAS.length, ...info.supportedIsas);
-const homeIsa = info.isa, homeThreads = attnode.getNumThreads();
+// --isa N: this batch runs on supported variant N (mod their count), so every variant is fuzzed.
+const isaArg = opt('isa', null);
+if (isaArg !== null) attnode.setIsa(info.supportedIsas[Number(isaArg) % info.supportedIsas.length]);
+const homeIsa = attnode.cpuInfo().isa, homeThreads = attnode.getNumThreads();
 
+// --raw: call the addon's own functions (what `kernels` wraps) with the same arguments, without
+// the TypeScript layer's option snapshots: the native checks alone must hold too.
+const raw = argv.includes('--raw');
+const surface = raw ? rawSurface(createRequire(import.meta.url)(attnode.nativeBinary)) : kernels;
+function rawSurface(addon) {
+  const act = (kind, fn) => (x, o) => addon.activationForward(kind, x, o, fn);
+  const actB = (kind, fn) => (x, dy, o) => addon.activationBackward(kind, x, dy, o, fn);
+  const s = {};
+  for (const name of Object.keys(kernels)) if (typeof addon[name] === 'function') s[name] = addon[name];
+  Object.assign(s, {
+    relu: act('relu', 'relu'), reluBackward: actB('relu', 'reluBackward'), silu: act('silu', 'silu'),
+    siluBackward: actB('silu', 'siluBackward'), gelu: act('gelu', 'gelu'), geluBackward: actB('gelu', 'geluBackward'),
+    dropoutForward: (x, p, seed, o) => addon.dropout(x, p, seed, o, 'dropoutForward'),
+    dropoutBackward: (x, p, seed, o) => addon.dropout(x, p, seed, o, 'dropoutBackward'),
+  });
+  return s;
+}
 const specs = ALL_SPECS.filter((s) => (only ? only.split(',').includes(s.name) : true));
 for (const s of specs) {
-  const fn = s.runtime ? RUNTIME[s.name] : kernels[s.name];
+  const fn = s.runtime ? RUNTIME[s.name] : surface[s.name];
   if (typeof fn !== 'function') throw new Error(`fuzz spec ${s.name}: no such function`);
   s.fn = fn;
   s.isAsync = s.name.endsWith('Async');
-  s.syncFn = s.isAsync ? kernels[s.name.slice(0, -5)] : fn;
+  s.syncFn = s.isAsync ? surface[s.name.slice(0, -5)] : fn;
 }
 const kernelNames = new Set([...Object.keys(kernels), ...Object.keys(RUNTIME)]);
 const IN_PLACE_OK = new Set(['activationForward', 'activationBackward', 'relu', 'reluBackward', 'gelu', 'geluBackward', 'silu',
@@ -73,9 +94,15 @@ function countSpec(name, what) {
 function fail(kind, i, spec, label, detail, args) {
   counts.failures += 1;
   countSpec(spec.name, 'failed');
-  const rec = { kind, seed, index: i, spec: spec.name, label, detail: String(detail).slice(0, 400) };
+  const rec = { kind, seed, index: i, spec: spec.name, label, detail: String(detail).slice(0, 400), replay: replayCommand(i) };
   if (args) rec.args = args.map((a) => describe(a)).join(', ').slice(0, 600);
   console.log(`FAIL ${JSON.stringify(rec)}`);
+}
+
+/** The command that runs call i alone, as this batch ran it. */
+function replayCommand(i) {
+  return `ATTNODE_NUM_THREADS=${process.env.ATTNODE_NUM_THREADS ?? homeThreads} node --expose-gc test/fuzz/child.mjs --seed ${seed} ` +
+    `--start ${i} --end ${i + 1}${isaArg !== null ? ` --isa ${isaArg}` : ''}${raw ? ' --raw' : ''} --verbose`;
 }
 
 /** Whether e is an acceptable error, and if not, why. */
@@ -130,8 +157,8 @@ function resultViews(r) {
 }
 function bits(v) {
   if (!ArrayBuffer.isView(v)) return v;
-  if (!readable(v)) return 'unreadable';
-  return Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  if (!readable(v)) return [];  // detached or out of bounds: no elements (differs from a non-empty result)
+  return Array.from(new Uint8Array(ta.buffer(v), ta.byteOffset(v), ta.byteLength(v)));
 }
 /** A comparable form of (result, the call's arrays after it): in-place updates count too. */
 function fingerprint(r, args) {
@@ -199,12 +226,16 @@ function overlapping(spec, args, nArgs) {
     if (ArrayBuffer.isView(o)) outs.add(o);
   }
   for (const o of outs) {
-    if (o.byteLength === 0) continue;
+    if (o instanceof DataView) continue;
+    const ob = ta.buffer(o), oo = ta.byteOffset(o), on = ta.byteLength(o);
+    if (on === 0) continue;
     let same = 0;
     for (const v of vs) {
-      if (v.buffer !== o.buffer || v.byteLength === 0) continue;
-      if (v.byteOffset === o.byteOffset && v.byteLength === o.byteLength) { same += 1; continue; }
-      if (v.byteOffset < o.byteOffset + o.byteLength && o.byteOffset < v.byteOffset + v.byteLength) return true;
+      if (v instanceof DataView) continue;
+      const vo = ta.byteOffset(v), vn = ta.byteLength(v);
+      if (ta.buffer(v) !== ob || vn === 0) continue;
+      if (vo === oo && vn === on) { same += 1; continue; }
+      if (vo < oo + on && oo < vo + vn) return true;
     }
     // Exactly an input (it is counted once itself): allowed only where the op may run in place.
     if (same > 1 && !IN_PLACE_OK.has(spec.name)) return true;
@@ -219,8 +250,9 @@ async function runOne(i) {
   const r = new Rng(callSeed(seed, i));
   const spec = specs[Math.floor(r.float() * specs.length)];
   const buildSeed = r.fork();
+  const scale = r.chance(0.06) ? r.pick([4, 8, 16]) : 1;  // now and then larger sizes
   const build = () => {
-    const args = spec.build(new Rng(buildSeed));
+    const args = spec.build(new Rng(buildSeed, scale));
     return { spec, args, nArgs: args.length, outLengths: null };
   };
   const roll = r.float();
@@ -230,7 +262,10 @@ async function runOne(i) {
   const call = build();
   let label = `${spec.name} ${mode}`;
   let baseline = null;  // the sync result of an identical, untouched call
-  const needBaseline = mode === 'benign' || mode === 'asyncGc' || (mode === 'mutate' && spec.outputs && r.chance(0.5));
+  // asyncAbuse: async calls work on copies of their inputs and write caller outputs on settle,
+  // so overwriting or freeing the arrays after the call is issued must not change the result.
+  const abuseCompare = mode === 'asyncAbuse' && spec.result !== 'void';
+  const needBaseline = mode === 'benign' || mode === 'asyncGc' || abuseCompare || (mode === 'mutate' && spec.outputs && r.chance(0.5));
   if (needBaseline && !spec.runtime) {
     const copy = build();
     progress(i, `${label} (baseline)`);
@@ -240,8 +275,8 @@ async function runOne(i) {
       fail('validRejected', i, spec, label, `${b.error?.constructor?.name}: ${b.error?.message}`, build().args);
       return;
     }
-    // asyncGc drops its arrays (so compares only the result) unless the op works in place.
-    baseline = fingerprint(b.value, mode === 'asyncGc' && spec.result !== 'void' ? null : copy.args);
+    // asyncGc drops its arrays and asyncAbuse overwrites them: those compare only the result.
+    baseline = fingerprint(b.value, abuseCompare || (mode === 'asyncGc' && spec.result !== 'void') ? null : copy.args);
     call.outLengths = outputLengths(spec, b.value);
   }
   let after = null;
@@ -284,11 +319,22 @@ async function runOne(i) {
     res = await p;
     call.args = keep;
   } else {
+    // A rejected call must leave the caller's arrays as they were (no partial writes): their
+    // bytes before, unless a getter of the fuzz changes them itself.
+    const before = mode === 'mutate' && !label.includes('mutatingGetter') ? fingerprint(undefined, call.args) : null;
     res = await invoke(spec, spec.fn, call.args, after);
+    if ('error' in res && before !== null && fingerprint(undefined, call.args) !== before) {
+      const j = judgeError(res.error, spec);
+      if (j.ok) {
+        fail('rejectedButWrote', i, spec, label, `rejected (${res.error?.message}) after changing an argument's array`, call.args);
+        return;
+      }
+    }
   }
   if (spec.runtime) restoreRuntime();
 
-  if (res.syncThrow) fail('asyncThrewSync', i, spec, label, `${res.error?.constructor?.name}: ${res.error?.message}`, call.args);
+  // (The addon's own async functions throw argument errors synchronously; the wrappers reject.)
+  if (res.syncThrow && !raw) fail('asyncThrewSync', i, spec, label, `${res.error?.constructor?.name}: ${res.error?.message}`, call.args);
   if (res.notPromise) fail('asyncNotPromise', i, spec, label, describe(res.value), call.args);
   if ('error' in res) {
     const j = judgeError(res.error, spec);
@@ -306,17 +352,18 @@ async function runOne(i) {
   if (verbose) console.log(`  -> ok: ${describe(res.value)}`);
   const bad = badResult(spec, res.value);
   if (bad) { fail('badResult', i, spec, label, bad, call.args); return; }
-  const big = resultViews(res.value).find((v) => v.byteLength >= BIG);
+  const big = resultViews(res.value).find((v) => !(v instanceof DataView) && ta.byteLength(v) >= BIG);
   if (big) {
     // Not a failure by itself (the call asked for it and the memory was there), but reported:
     // an output sized from a small input's numbers alone.
     counts.bigAllocations += 1;
-    console.log(`WARN ${JSON.stringify({ kind: 'bigAllocation', seed, index: i, spec: spec.name, label,
-      detail: `a ${describe(big)} result (${(big.byteLength / 2 ** 30).toFixed(2)} GiB)`, args: call.args.map((a) => describe(a)).join(', ').slice(0, 600) })}`);
+    console.log(`WARN ${JSON.stringify({ kind: 'bigAllocation', seed, index: i, spec: spec.name, label, replay: replayCommand(i),
+      detail: `a ${describe(big)} result (${(ta.byteLength(big) / 2 ** 30).toFixed(2)} GiB)`, args: call.args.map((a) => describe(a)).join(', ').slice(0, 600) })}`);
   }
-  if (baseline !== null && (mode === 'benign' || mode === 'asyncGc')) {
-    const got = fingerprint(res.value, call.args);
-    if (got !== baseline) { fail(mode === 'asyncGc' ? 'asyncDiffers' : 'benignDiffers', i, spec, label, 'result bits differ from the plain sync call', call.args); return; }
+  if (baseline !== null && (mode === 'benign' || mode === 'asyncGc' || abuseCompare)) {
+    const got = fingerprint(res.value, abuseCompare ? null : call.args);
+    const kind = mode === 'asyncGc' ? 'asyncDiffers' : mode === 'benign' ? 'benignDiffers' : 'asyncAbuseDiffers';
+    if (got !== baseline) { fail(kind, i, spec, label, 'result bits differ from the plain sync call', call.args); return; }
   }
   if (mode === 'mutate' && /alias@|overlap@/.test(label) && call.args && overlapping(spec, call.args, call.nArgs)) {
     fail('overlapAccepted', i, spec, label, 'an output sharing memory with an input was accepted', call.args);

@@ -1,7 +1,7 @@
 // Mutations of a valid call's argument list, for the kernel fuzz. Each returns a short label (what
 // it broke, for the crash report and the dedupe of findings) or null when it found nothing to do.
 import {
-  FuzzGetterError, proxy, put, readable, detach, detachedLike, garbage, isDetached, isPlainObject, numberLike, offsetCopy, resizableCopy,
+  FuzzGetterError, proxy, put, readable, ta, detach, detachedLike, garbage, isDetached, isPlainObject, numberLike, offsetCopy, resizableCopy,
   resized, retyped, sharedCopy, shrink,
 } from './values.mjs';
 
@@ -64,11 +64,11 @@ export function sabotage(args, r, kind = r.pick(['ints', 'bytes', 'nan', 'detach
         for (const v of vs) if (v instanceof Float32Array && readable(v)) v.fill(r.pick([NaN, Infinity, 3.4e38]));
         break;
       case 'detach':
-        for (const v of vs) if (!(v.buffer instanceof SharedArrayBuffer)) detach(v);
+        for (const v of vs) if (!(ta.buffer(v) instanceof SharedArrayBuffer)) detach(v);
         gc();
         break;
       case 'detachOne': {
-        const own = vs.filter((v) => !(v.buffer instanceof SharedArrayBuffer));
+        const own = vs.filter((v) => !(ta.buffer(v) instanceof SharedArrayBuffer));
         if (own.length) detach(r.pick(own));
         gc();
         break;
@@ -112,7 +112,7 @@ export const MUTATIONS = {
     const all = slots(call.args);
     if (!all.length) return null;
     const s = r.pick(all);
-    const near = ArrayBuffer.isView(s.value) ? s.value.length : typeof s.value === 'number' && s.value < 64 ? Math.max(0, s.value) : 8;
+    const near = ArrayBuffer.isView(s.value) && !(s.value instanceof DataView) ? ta.length(s.value) : typeof s.value === 'number' && s.value < 64 ? Math.max(0, s.value) : 8;
     put(s.parent, s.key, garbage(r, 0, near));
     return `garbage@${pathName(s.path)}`;
   },
@@ -201,14 +201,14 @@ export const MUTATIONS = {
     }
     // An output view of the right length sharing some bytes with the input (it is rebuilt on a
     // common buffer, same contents): only the overlap is wrong.
-    const outLen = call.outLengths[path.join('.')] ?? src.value.length;
+    const outLen = call.outLengths[path.join('.')] ?? ta.length(src.value);
     const T = mode === 3 ? Float32Array : (path.includes('indices') || (spec.result === 'i32') ? Int32Array : Float32Array);
-    const inBytes = src.value.byteLength, outBytes = outLen * T.BYTES_PER_ELEMENT;
+    const inBytes = ta.byteLength(src.value), outBytes = outLen * T.BYTES_PER_ELEMENT;
     if (inBytes === 0 || outBytes === 0 || !readable(src.value)) return null;
     const shift = Math.ceil((inBytes - r.int(1, Math.min(inBytes, outBytes))) / 4) * 4;
     const buf = new ArrayBuffer(Math.max(inBytes, shift + outBytes) + 8);
     const In = src.value.constructor;
-    const inView = new In(buf, 0, src.value.length);
+    const inView = new In(buf, 0, ta.length(src.value));
     inView.set(src.value);
     put(src.parent, src.key, inView);
     put(parent, key, new T(buf, shift, outLen));
@@ -270,6 +270,24 @@ export const MUTATIONS = {
     });
     return `proxy${mode}@${where}`;
   },
+  subclass(call, r) {  // a typed-array subclass whose length/byteOffset/buffer getters lie or sabotage
+    const ts = typedSlots(call.args);
+    if (!ts.length) return null;
+    const s = r.pick(ts);
+    if (!readable(s.value) || s.value instanceof DataView) return null;
+    const Base = s.value.constructor;
+    const kind = r.pick(['length', 'byteOffset', 'buffer', 'sabotage']);
+    const args = call.args, sr = new (r.constructor)(r.fork());
+    class Lying extends Base {
+      get length() { return kind === 'length' ? super.length + 1000 : kind === 'sabotage' ? (sabotage(args, sr), super.length) : super.length; }
+      get byteOffset() { return kind === 'byteOffset' ? 1 << 30 : super.byteOffset; }
+      get buffer() { return kind === 'buffer' ? new ArrayBuffer(8) : super.buffer; }
+    }
+    const v = new Lying(ta.length(s.value));
+    v.set(s.value);
+    put(s.parent, s.key, v);
+    return `subclass(${kind})@${pathName(s.path)}`;
+  },
   truncate(call, r) {
     if (call.args.length === 0) return null;
     call.args.length = r.int(0, call.args.length - 1);
@@ -285,7 +303,7 @@ const NAMES = Object.keys(MUTATIONS);
 // Weights: the structural breakages are the point; the rest still runs often.
 const WEIGHTS = {
   garbage: 4, number: 3, hugeDim: 1, overflow: 1, delete: 1, option: 2, length: 2, retype: 1, detached: 1, shrunk: 1,
-  alias: 2, aliasInputs: 1, throwingGetter: 1, mutatingGetter: 2, proxy: 1, truncate: 0.5, extraArgs: 0.3,
+  alias: 2, aliasInputs: 1, throwingGetter: 1, mutatingGetter: 2, proxy: 1, subclass: 1, truncate: 0.5, extraArgs: 0.3,
 };
 const TOTAL = NAMES.reduce((s, n) => s + WEIGHTS[n], 0);
 

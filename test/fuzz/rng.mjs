@@ -23,14 +23,17 @@ export function callSeed(seed, index) {
 
 /** Helpers over one generator. */
 export class Rng {
-  constructor(seed) {
+  constructor(seed, scale = 1) {
     this.seed = seed >>> 0;
     this.rand = mulberry32(seed);
+    this.scale = scale;  // size multiplier of dim()
   }
   /** A new, independent generator drawn from this one (for a call built twice identically). */
   fork() { return Math.floor(this.rand() * 4294967296) >>> 0; }
   float() { return this.rand(); }
   int(lo, hi) { return lo + Math.floor(this.rand() * (hi - lo + 1)); }
+  /** A size in [lo, hi * scale]. */
+  dim(lo, hi) { return this.int(lo, hi * this.scale); }
   pick(a) { return a[Math.floor(this.rand() * a.length)]; }
   chance(p) { return this.rand() < p; }
   /** n floats in [-1, 1), or from `fill`. */

@@ -8,7 +8,10 @@
 // then the batch goes on from the next call in a new child.
 //
 //   node test/fuzz/run.mjs [--calls N] [--seed S] [--batch B] [--jobs J] [--hang-ms T]
-//                          [--threads K] [--mem-kb KB] [--json FILE] [--quiet]
+//                          [--threads K|mix] [--mem-kb KB] [--json FILE] [--quiet] [--only f,g] [--raw]
+// --raw fuzzes the addon's own functions (under `kernels`), without the TypeScript layer.
+// Batches take turns over the CPU variants this build supports here (setIsa) and, by default,
+// over 1 and 2 threads.
 // (npm run fuzz -- --calls N --seed S). Exit 0 only with 0 crashes, 0 hangs and 0 failures.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,7 +24,7 @@ const CHILD = path.join(here, 'child.mjs');
 
 const DEFAULTS = {
   calls: 1_000_000, seed: 1, batch: 5000, jobs: Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length)),
-  hangMs: 120_000, threads: 1, memKb: 4_000_000, maxRestarts: 200, quiet: false, loadRetries: 10, loadRetryMs: 30_000,
+  hangMs: 120_000, threads: 'mix', isas: true, memKb: 4_000_000, maxRestarts: 200, quiet: false, loadRetries: 10, loadRetryMs: 30_000,
 };
 
 function readProgress(file) {
@@ -34,6 +37,20 @@ function readProgress(file) {
   }
 }
 
+// Children still running: killed if this process is interrupted, so none is left behind.
+const live = new Set(), tmpDirs = new Set();
+let onSignal = null;
+function killChildrenOnSignal() {
+  if (onSignal) return;
+  onSignal = (sig) => {
+    for (const c of live) c.kill('SIGKILL');
+    for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
 /** Runs calls [start, end) of `seed` in one child; resolves with how it ended. */
 function runChild(o, start, end, progressFile) {
   fs.rmSync(progressFile, { force: true });  // a child that dies before its first call leaves none
@@ -41,11 +58,17 @@ function runChild(o, start, end, progressFile) {
     const nodeArgs = ['--expose-gc', '--max-old-space-size=512', CHILD, '--seed', String(o.seed), '--start', String(start),
       '--end', String(end), '--progress', progressFile];
     if (o.only) nodeArgs.push('--only', o.only);
-    const env = { ...process.env, ATTNODE_NUM_THREADS: String(o.threads), OMP_WAIT_POLICY: 'passive' };
+    if (o.raw) nodeArgs.push('--raw');
+    // Batches take turns over the CPU variants, and (threads 'mix') over 1 and 2 threads.
+    const k = Math.floor(start / o.batch);
+    if (o.isas) nodeArgs.push('--isa', String(k));
+    const threads = o.threads === 'mix' ? 1 + (k % 2) : o.threads;
+    const env = { ...process.env, ATTNODE_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'passive' };
     // ulimit -v: an allocation the library should have refused fails instead of eating the machine.
     const child = process.platform === 'linux' && o.memKb > 0
       ? spawn('/bin/sh', ['-c', `ulimit -v ${o.memKb} 2>/dev/null; exec "$0" "$@"`, process.execPath, ...nodeArgs], { env })
       : spawn(process.execPath, nodeArgs, { env });
+    live.add(child);
     let stdout = '', stderr = '';
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
@@ -59,6 +82,7 @@ function runChild(o, start, end, progressFile) {
       if (Date.now() - lastChange > o.hangMs) { hung = true; child.kill('SIGKILL'); }
     }, 250);
     child.on('close', (code, signal) => {
+      live.delete(child);
       clearInterval(timer);
       const fails = [], warns = [];
       let summary = null;
@@ -68,7 +92,9 @@ function runChild(o, start, end, progressFile) {
         if (line.startsWith('SUMMARY ')) summary = JSON.parse(line.slice(8));
       }
       const loadFail = code === 3 && /^LOADFAIL /m.exec(stdout) ? stdout.split('LOADFAIL ')[1].split('\n')[0] : null;
-      resolve({ code, signal, hung, summary, fails, warns, stderr, loadFail, progress: readProgress(progressFile) });
+      const flags = `${o.isas ? ` --isa ${k}` : ''}${o.raw ? ' --raw' : ''}`;
+      resolve({ code, signal, hung, summary, fails, warns, stderr, loadFail, progress: readProgress(progressFile),
+        flags, envPrefix: `ATTNODE_NUM_THREADS=${threads} ` });
     });
   });
 }
@@ -84,6 +110,7 @@ export async function runFuzz(options = {}) {
   const o = { ...DEFAULTS, ...options };
   const log = o.quiet ? () => {} : (s) => process.stderr.write(`${s}\n`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-fuzz-'));
+  tmpDirs.add(tmp);
   const total = { calls: 0, ok: 0, rejected: 0, getterErrors: 0, oomErrors: 0, failures: 0, bigAllocations: 0, crashes: 0, hangs: 0,
     skippedCalls: 0, uncountedCalls: 0, children: 0, byClass: {}, byMode: {}, bySpec: {}, byMutation: {} };
   const findings = new Map();
@@ -151,8 +178,8 @@ export async function runFuzz(options = {}) {
       const label = (r.progress?.label ?? '').replace(/ \(baseline\)$/, '');
       const f = { kind, seed: o.seed, index: at, spec: label.split(' ')[0], label, detail: how,
         stderr: r.stderr.split('\n').filter((l) => l.trim()).slice(-12).join('\n'),
-        replay: `node --expose-gc test/fuzz/child.mjs --seed ${o.seed} --start ${at} --end ${at + 1} --verbose`,
-        replayBatch: `node --expose-gc test/fuzz/child.mjs --seed ${o.seed} --start ${b.start} --end ${at + 1}` };
+        replay: `${r.envPrefix}node --expose-gc test/fuzz/child.mjs --seed ${o.seed} --start ${at} --end ${at + 1}${r.flags} --verbose`,
+        replayBatch: `${r.envPrefix}node --expose-gc test/fuzz/child.mjs --seed ${o.seed} --start ${b.start} --end ${at + 1}${r.flags}` };
       record(f);
       log(`fuzz: ${kind} at seed ${o.seed} call ${at} (${label}): ${how}`);
       // Calls before it ran (their outcomes are not itemized); go on after it in a new child.
@@ -168,6 +195,7 @@ export async function runFuzz(options = {}) {
   }
   await Promise.all(Array.from({ length: o.jobs }, () => worker()));
   fs.rmSync(tmp, { recursive: true, force: true });
+  tmpDirs.delete(tmp);
   total.seconds = (Date.now() - t0) / 1000;
   total.findings = [...findings.values()].sort((a, b) => (a.kind === b.kind ? b.count - a.count : a.kind < b.kind ? -1 : 1));
   report(true);
@@ -212,9 +240,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   };
   const opts = {
     calls: num('calls', DEFAULTS.calls), seed: num('seed', DEFAULTS.seed), batch: num('batch', DEFAULTS.batch),
-    jobs: num('jobs', DEFAULTS.jobs), hangMs: num('hang-ms', DEFAULTS.hangMs), threads: num('threads', DEFAULTS.threads),
-    memKb: num('mem-kb', DEFAULTS.memKb), quiet: argv.includes('--quiet'), only: str('only'),
+    jobs: num('jobs', DEFAULTS.jobs), hangMs: num('hang-ms', DEFAULTS.hangMs),
+    threads: str('threads') === undefined || str('threads') === 'mix' ? 'mix' : Number(str('threads')),
+    memKb: num('mem-kb', DEFAULTS.memKb), quiet: argv.includes('--quiet'), only: str('only'), raw: argv.includes('--raw'),
   };
+  killChildrenOnSignal();
   const t = await runFuzz(opts);
   console.log(formatSummary(t));
   const json = str('json');

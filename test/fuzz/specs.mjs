@@ -8,11 +8,13 @@
 // outputs: paths (argument index, then keys) where a caller-given output array may go: the
 //          fuzz's aliasing mutations put an input there.
 // optKeys: [options argument index, option names]: the options a mutation may add or break.
+// Sizes come from r.dim(lo, hi): usually tiny, now and then `r.scale` times larger (vector tails,
+// blocking and threading paths).
 
 const ACT_KINDS = ['relu', 'gelu', 'geluTanh', 'silu'];
 
 function attentionCall(r, backward) {
-  const G = r.int(1, 3), Hkv = r.int(1, 2), B = r.int(1, 3), Tq = r.int(1, 6), Tk = r.int(1, 6), D = r.int(1, 9);
+  const G = r.int(1, 3), Hkv = r.int(1, 2), B = r.int(1, 3), Tq = r.dim(1, 6), Tk = r.dim(1, 6), D = r.dim(1, 9);
   const noKv = r.chance(0.2), h = noKv ? Hkv : G * Hkv;  // without kvHeads, kvHeads = heads
   const shape = { batch: B, heads: h, kvHeads: Hkv, qLen: Tq, kvLen: Tk, headDim: D };
   if (noKv) delete shape.kvHeads;
@@ -49,7 +51,7 @@ function attentionCall(r, backward) {
 const ATT_OPTS = ['causal', 'keyLengths', 'keyMask', 'queryLengths', 'mask', 'bias', 'scale', 'dropout', 'seed', 'into'];
 
 function gemmCall(r, batched) {
-  const m = r.int(0, 6), n = r.int(0, 6), k = r.int(0, 6);
+  const m = r.dim(0, 6), n = r.dim(0, 6), k = r.dim(0, 6);
   const o = { m, n, k };
   if (r.chance(0.4)) o.transA = r.chance(0.5);
   if (r.chance(0.4)) o.transB = r.chance(0.5);
@@ -83,18 +85,18 @@ function gemmCall(r, batched) {
 const GEMM_OPTS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu', 'reluMask', 'gateMask'];
 
 function linearForwardCall(r) {
-  const rows = r.int(0, 5), inF = r.int(1, 6), outF = r.int(1, 6);
+  const rows = r.dim(0, 5), inF = r.dim(1, 6), outF = r.dim(1, 6);
   const b = r.pick([r.f32(outF), null, undefined]);
   return [r.f32(rows * inF), r.f32(outF * inF), b, { rows, inFeatures: inF, outFeatures: outF }];
 }
 function linearBackwardCall(r) {
-  const rows = r.int(0, 5), inF = r.int(1, 6), outF = r.int(1, 6);
+  const rows = r.dim(0, 5), inF = r.dim(1, 6), outF = r.dim(1, 6);
   const shape = { rows, inFeatures: inF, outFeatures: outF };
   if (r.chance(0.4)) shape.needInputGrad = r.chance(0.5);
   return [r.f32(rows * inF), r.f32(outF * inF), r.f32(rows * outF), shape];
 }
 
-function normRows(r) { return { rows: r.int(0, 5), dim: r.int(1, 9) }; }
+function normRows(r) { return { rows: r.dim(0, 5), dim: r.dim(1, 9) }; }
 function maybeInto(r, fields) {
   if (!r.chance(0.3)) return undefined;
   const into = {};
@@ -137,14 +139,14 @@ function elementInto(r, n, inputs) {
 }
 function unary(extra) {
   return (r) => {
-    const x = r.f32(r.int(0, 12));
+    const x = r.f32(r.dim(0, 12));
     const o = optsWith(r, { ...(extra ? extra(r) : {}), into: elementInto(r, x.length, [x]) });
     return [x, o];
   };
 }
 function binary(extra) {
   return (r) => {
-    const n = r.int(0, 12);
+    const n = r.dim(0, 12);
     const x = r.f32(n), dy = r.f32(n);
     return [x, dy, optsWith(r, { ...(extra ? extra(r) : {}), into: elementInto(r, n, [x, dy]) })];
   };
@@ -153,13 +155,13 @@ const geluOpts = (r) => ({ approximate: r.chance(0.4) ? r.pick(['none', 'tanh'])
 
 const seedValue = (r) => r.pick([r.int(0, 1e6), BigInt(r.int(0, 1e6)), 0, 2 ** 53 - 1, 2n ** 64n - 1n]);
 function dropoutCall(r) {
-  const x = r.f32(r.int(0, 12));
+  const x = r.f32(r.dim(0, 12));
   return [x, r.pick([0, 0.1, 0.5, 0.99]), seedValue(r),
     optsWith(r, { offset: r.chance(0.3) ? r.pick([0, 5, 2 ** 40]) : undefined, into: elementInto(r, x.length, [x]) })];
 }
 
 function embeddingForwardCall(r) {
-  const vocab = r.int(1, 8), dim = r.int(1, 6), n = r.int(0, 8);
+  const vocab = r.dim(1, 8), dim = r.dim(1, 6), n = r.dim(0, 8);
   const ids = r.i32(n, 0, vocab - 1);
   const o = {};
   if (r.chance(0.3)) o.scale = r.float() * 4;
@@ -175,7 +177,7 @@ function embeddingForwardCall(r) {
   return [ids, r.f32(vocab * dim), { vocab, dim }, optsWith(r, o)];
 }
 function embeddingBackwardCall(r) {
-  const vocab = r.int(1, 8), dim = r.int(1, 6), n = r.int(0, 8);
+  const vocab = r.dim(1, 8), dim = r.dim(1, 6), n = r.dim(0, 8);
   const o = {};
   if (r.chance(0.3)) o.paddingIdx = r.int(-1, vocab - 1);
   if (r.chance(0.3)) o.scale = r.float() * 4;
@@ -184,7 +186,7 @@ function embeddingBackwardCall(r) {
   return [r.i32(n, 0, vocab - 1), r.f32(n * dim), { vocab, dim }, optsWith(r, o)];
 }
 function positionEncodingCall(r) {
-  const length = r.int(0, 8), dim = r.int(1, 8);
+  const length = r.dim(0, 8), dim = r.dim(1, 8);
   const o = {};
   if (r.chance(0.3)) o.offset = r.pick([0, 3, 1000]);
   if (r.chance(0.3)) o.base = r.pick([10000, 2, 1e6]);
@@ -193,7 +195,7 @@ function positionEncodingCall(r) {
 }
 
 function crossEntropyCall(r) {
-  const vocab = r.int(1, 8), rows = r.int(0, 6);
+  const vocab = r.dim(1, 8), rows = r.dim(0, 6);
   const o = {};
   if (r.chance(0.3)) o.labelSmoothing = r.pick([0, 0.1, 1]);
   if (r.chance(0.3)) o.ignoreIndex = r.pick([-100, 0, vocab - 1]);
@@ -204,7 +206,7 @@ function crossEntropyCall(r) {
   if (o.ignoreIndex !== undefined) for (let i = 0; i < rows; ++i) if (r.chance(0.2)) targets[i] = o.ignoreIndex;
   return [r.f32(rows * vocab, () => r.float() * 8 - 4), targets, vocab, optsWith(r, o)];
 }
-function rowsCall(r) { const dim = r.int(1, 8), rows = r.int(0, 5); return { dim, rows, x: r.f32(rows * dim, () => r.float() * 8 - 4) }; }
+function rowsCall(r) { const dim = r.dim(1, 8), rows = r.dim(0, 5); return { dim, rows, x: r.f32(rows * dim, () => r.float() * 8 - 4) }; }
 const logSoftmaxCall = (r) => { const { dim, rows, x } = rowsCall(r); return [x, dim, optsWith(r, { into: r.chance(0.25) ? r.f32(rows * dim) : undefined })]; };
 const argmaxCall = (r) => { const { dim, rows, x } = rowsCall(r); return [x, dim, optsWith(r, { into: r.chance(0.25) ? new Int32Array(rows) : undefined })]; };
 const topKCall = (r) => {
@@ -227,16 +229,16 @@ function adamOpts(r, multi) {
   return o;
 }
 function adamCall(r) {
-  const n = r.int(0, 12);
+  const n = r.dim(0, 12);
   return [r.f32(n), r.f32(n), r.f32(n), r.f32(n, () => r.float()), adamOpts(r, false)];
 }
 function adamMultiCall(r) {
   const t = r.int(0, 4);
-  const lens = Array.from({ length: t }, () => r.int(0, 8));
+  const lens = Array.from({ length: t }, () => r.dim(0, 8));
   const list = (fill) => lens.map((n) => r.f32(n, fill));
   return [list(), list(), list(), list(() => r.float()), adamOpts(r, true)];
 }
-const arraysCall = (r) => Array.from({ length: r.int(0, 4) }, () => r.f32(r.int(0, 8)));
+const arraysCall = (r) => Array.from({ length: r.int(0, 4) }, () => r.f32(r.dim(0, 8)));
 
 /** Every function of `kernels`, with its spec. */
 export const KERNEL_SPECS = [

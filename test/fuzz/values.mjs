@@ -16,6 +16,20 @@ export const NUMBERS = [NaN, Infinity, -Infinity, -1, 0, -0, 1, 2, 1.5, 0.5, 0.9
 export const TYPED = [Float32Array, Float64Array, Int32Array, Uint32Array, Uint8Array, Int8Array, Uint8ClampedArray,
   Int16Array, Uint16Array, BigInt64Array, BigUint64Array];
 
+// The built-in accessors of typed arrays: a subclass (see the 'subclass' mutation) may override
+// .buffer, .byteOffset, .length with lying getters; the fuzz's own bookkeeping never uses those.
+const TA = Object.getPrototypeOf(Uint8Array.prototype);
+const accessor = (name) => Object.getOwnPropertyDescriptor(TA, name).get;
+const getBuffer = accessor('buffer'), getByteOffset = accessor('byteOffset'), getByteLength = accessor('byteLength'),
+  getLength = accessor('length');
+const getDvBuffer = Object.getOwnPropertyDescriptor(DataView.prototype, 'buffer').get;
+export const ta = {
+  buffer: (v) => (v instanceof DataView ? getDvBuffer.call(v) : getBuffer.call(v)),
+  byteOffset: (v) => getByteOffset.call(v),
+  byteLength: (v) => getByteLength.call(v),
+  length: (v) => getLength.call(v),
+};
+
 /** Whether an ArrayBuffer is detached (Node 20 has no ArrayBuffer.prototype.detached). */
 export function isDetached(buf) {
   if (!(buf instanceof ArrayBuffer)) return false;
@@ -38,9 +52,9 @@ export function put(obj, key, value) {
 
 /** Whether a typed array can still be read (not detached, not out of bounds of a shrunk buffer). */
 export function readable(a) {
-  if (!ArrayBuffer.isView(a)) return false;
-  if (isDetached(a.buffer)) return false;
-  try { a.slice(0, 0); return true; } catch { return false; }  // slice throws when out of bounds
+  if (!ArrayBuffer.isView(a) || a instanceof DataView) return false;
+  if (isDetached(ta.buffer(a))) return false;
+  try { TA.slice.call(a, 0, 0); return true; } catch { return false; }  // slice throws when out of bounds
 }
 
 export function isPlainObject(x) {
@@ -50,7 +64,7 @@ export function isPlainObject(x) {
 
 /** Detaches a's buffer (its views now have length 0); the bytes move to a clone that is dropped. */
 export function detach(a) {
-  const buf = a.buffer;
+  const buf = ta.buffer(a);
   if (buf instanceof ArrayBuffer && !isDetached(buf)) structuredClone(buf, { transfer: [buf] });
   return a;
 }
@@ -58,7 +72,7 @@ export function detach(a) {
 /** A view of a's type and length whose buffer is detached. */
 export function detachedLike(a) {
   const T = a.constructor;
-  const v = new T(Math.max(1, a.length));
+  const v = new T(Math.max(1, ta.length(a)));
   return detach(v);
 }
 
@@ -66,7 +80,7 @@ export function detachedLike(a) {
 export function sharedCopy(a) {
   if (!readable(a)) return detachedLike(a);
   const T = a.constructor;
-  const v = new T(new SharedArrayBuffer(Math.max(1, a.byteLength)), 0, a.length);
+  const v = new T(new SharedArrayBuffer(Math.max(1, ta.byteLength(a))), 0, ta.length(a));
   v.set(a);
   return v;
 }
@@ -76,8 +90,8 @@ export function offsetCopy(a, r) {
   if (!readable(a)) return a;
   const T = a.constructor;
   const before = r.int(1, 5), after = r.int(0, 3);
-  const big = new T(a.length + before + after);
-  const v = big.subarray(before, before + a.length);
+  const big = new T(ta.length(a) + before + after);
+  const v = big.subarray(before, before + ta.length(a));
   v.set(a);
   return v;
 }
@@ -90,16 +104,16 @@ export function resizableCopy(a, r, tracking = r.chance(0.5)) {
   if (!readable(a)) return a;
   const T = a.constructor, bpe = T.BYTES_PER_ELEMENT;
   const offset = r.int(0, 2);
-  const bytes = (offset + a.length) * bpe;
+  const bytes = (offset + ta.length(a)) * bpe;
   const buf = new ArrayBuffer(bytes, { maxByteLength: bytes + bpe * r.int(0, 64) });
-  const v = tracking ? new T(buf, offset * bpe) : new T(buf, offset * bpe, a.length);
+  const v = tracking ? new T(buf, offset * bpe) : new T(buf, offset * bpe, ta.length(a));
   v.set(a);
   return v;
 }
 
 /** Shrinks the resizable buffer under v: a fixed-length view goes out of bounds (length 0). */
 export function shrink(v, r) {
-  const buf = v.buffer;
+  const buf = ta.buffer(v);
   if (!(buf instanceof ArrayBuffer) || !buf.resizable || isDetached(buf)) return v;
   buf.resize(r.pick([0, Math.floor(buf.byteLength / 2), Math.max(0, buf.byteLength - v.constructor.BYTES_PER_ELEMENT)]));
   return v;
@@ -109,16 +123,16 @@ export function shrink(v, r) {
 export function retyped(a, r) {
   const T = r.pick(TYPED.filter((t) => t !== a.constructor));
   if (!readable(a)) return new T(0);
-  if (T === BigInt64Array || T === BigUint64Array) return new T(a.length);
+  if (T === BigInt64Array || T === BigUint64Array) return new T(ta.length(a));
   return T.from(a, (x) => (Number.isFinite(x) ? x : 0));
 }
 
 /** Same type, length off by a little (or a lot), random contents. */
 export function resized(a, r) {
   const T = a.constructor;
-  const n = Math.max(0, a.length + r.pick([-1, 1, -2, 2, -a.length, a.length, 7]));
+  const n = Math.max(0, ta.length(a) + r.pick([-1, 1, -2, 2, -ta.length(a), ta.length(a), 7]));
   const v = new T(n);
-  const m = readable(a) ? Math.min(n, a.length) : 0;
+  const m = readable(a) ? Math.min(n, ta.length(a)) : 0;
   for (let i = 0; i < m; ++i) v[i] = a[i];
   return v;
 }
@@ -178,10 +192,11 @@ export function describe(x, depth = 0) {
   if (typeof x === 'function') return 'function';
   if (x === null || x === undefined) return String(x);
   if (PROXIES.has(x)) return 'Proxy';
+  if (x instanceof DataView) return 'DataView';
   if (ArrayBuffer.isView(x)) {
-    const buf = x.buffer;
+    const buf = ta.buffer(x), off = ta.byteOffset(x);
     const kind = buf instanceof SharedArrayBuffer ? 'shared ' : isDetached(buf) ? 'detached ' : buf.resizable ? (readable(x) ? 'resizable ' : 'out-of-bounds ') : '';
-    return `${kind}${x.constructor.name}(${x.length ?? x.byteLength}${x.byteOffset ? ` @${x.byteOffset}` : ''})`;
+    return `${kind}${x.constructor.name}(${ta.length(x)}${off ? ` @${off}` : ''})`;
   }
   if (typeof x === 'object' && depth < 4) {
     if (Array.isArray(x)) {
