@@ -212,9 +212,8 @@ function outputLengths(spec, value) {
   return out;
 }
 
-/** Whether any output array the caller gave shares bytes with another array of the call. */
-function overlapping(spec, args, nArgs) {
-  const vs = views(args.slice(0, nArgs));  // extra arguments are ignored by the call
+/** The output arrays the caller gave (at the spec's output paths). */
+function outputArrays(spec, args) {
   const outs = new Set();
   for (const path of spec.outputs ?? []) {
     let o = args;
@@ -225,6 +224,13 @@ function overlapping(spec, args, nArgs) {
     }
     if (ArrayBuffer.isView(o)) outs.add(o);
   }
+  return outs;
+}
+
+/** Whether any output array the caller gave shares bytes with another array of the call. */
+function overlapping(spec, args, nArgs) {
+  const vs = views(args.slice(0, nArgs));  // extra arguments are ignored by the call
+  const outs = outputArrays(spec, args);
   for (const o of outs) {
     if (o instanceof DataView) continue;
     const ob = ta.buffer(o), oo = ta.byteOffset(o), on = ta.byteLength(o);
@@ -297,7 +303,7 @@ async function runOne(i) {
     const sr = new Rng(r.fork());
     label += ` after:${kind}`;
     after = () => {
-      sabotage(call.args, sr, kind);
+      sabotage(call.args, sr, kind, outputArrays(spec, call.args));
       // Reuse freed memory, so a kernel still using it is more likely to be noticed.
       for (let j = 0; j < 8; ++j) new Float32Array(1024).fill(NaN);
     };

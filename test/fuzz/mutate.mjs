@@ -48,8 +48,10 @@ function parentOf(args, path, create) {
 }
 
 /** What a getter or a post-issue action does to the call's other arrays. */
-export function sabotage(args, r, kind = r.pick(['ints', 'bytes', 'nan', 'detach', 'detachOne', 'shrink', 'list', 'gc'])) {
-  const vs = views(args);
+export function sabotage(args, r, kind = r.pick(['ints', 'bytes', 'nan', 'detach', 'detachOne', 'shrink', 'list', 'gc']), spare = null) {
+  // spare: arrays the overwriting kinds leave alone (a caller's outputs: the bytes between the
+  // rows of a strided output are the caller's, not the kernel's, and keep what is written there).
+  const vs = views(args).filter((v) => !spare || !spare.has(v) || !['ints', 'bytes', 'nan'].includes(kind));
   try {
     switch (kind) {
       case 'ints': {
