@@ -227,10 +227,54 @@ function outputArrays(spec, args) {
   return outs;
 }
 
+const plainValue = (o, k) => {
+  const d = o && typeof o === 'object' && !PROXIES.has(o) ? Object.getOwnPropertyDescriptor(o, k) : undefined;
+  return d && !d.get ? d.value : undefined;
+};
+
+/**
+ * Attention reads q, k, v (and writes dq, dk, dv) as rows of a stride: with qStride > heads*headDim
+ * only part of each row is touched (a column block of a fused qkv buffer). Map: array -> its rows.
+ */
+function stridedLayouts(spec, args) {
+  const m = new Map();
+  if (!spec.name.startsWith('attention')) return m;
+  const backward = spec.name.startsWith('attentionBackward');
+  const shape = args[backward ? 6 : 3], opts = args[backward ? 7 : 4];
+  const n = (k, d) => { const v = plainValue(shape, k); return typeof v === 'number' ? v : d; };
+  const B = n('batch'), H = n('heads'), Hkv = n('kvHeads', H), Tq = n('qLen'), Tk = n('kvLen'), D = n('headDim');
+  if (![B, H, Hkv, Tq, Tk, D].every(Number.isInteger)) return m;
+  const qL = { rows: B * Tq, width: H * D, stride: n('qStride', H * D) };
+  const kL = { rows: B * Tk, width: Hkv * D, stride: n('kStride', Hkv * D) };
+  const vL = { rows: B * Tk, width: Hkv * D, stride: n('vStride', Hkv * D) };
+  const into = plainValue(opts, 'into');
+  for (const [v, l] of [[args[0], qL], [args[1], kL], [args[2], vL], [plainValue(into, 'dq'), qL],
+    [plainValue(into, 'dk'), kL], [plainValue(into, 'dv'), vL]]) {
+    if (v instanceof Float32Array) m.set(v, l);
+  }
+  return m;
+}
+
+/** The bytes an array's call touches: its whole span, or the row blocks of a strided layout. */
+function touchedBytes(v, layouts) {
+  const off = ta.byteOffset(v), len = ta.byteLength(v);
+  const l = layouts.get(v);
+  const bytes = new Set();
+  if (!l) { for (let b = 0; b < len; ++b) bytes.add(off + b); return bytes; }
+  for (let r = 0; r < l.rows; ++r) {
+    for (let c = 0; c < l.width * 4; ++c) {
+      const b = (r * l.stride) * 4 + c;
+      if (b < len) bytes.add(off + b);
+    }
+  }
+  return bytes;
+}
+
 /** Whether any output array the caller gave shares bytes with another array of the call. */
 function overlapping(spec, args, nArgs) {
   const vs = views(args.slice(0, nArgs));  // extra arguments are ignored by the call
   const outs = outputArrays(spec, args);
+  const layouts = stridedLayouts(spec, args);
   for (const o of outs) {
     if (o instanceof DataView) continue;
     const ob = ta.buffer(o), oo = ta.byteOffset(o), on = ta.byteLength(o);
@@ -241,7 +285,11 @@ function overlapping(spec, args, nArgs) {
       const vo = ta.byteOffset(v), vn = ta.byteLength(v);
       if (ta.buffer(v) !== ob || vn === 0) continue;
       if (vo === oo && vn === on) { same += 1; continue; }
-      if (vo < oo + on && oo < vo + vn) return true;
+      if (!(vo < oo + on && oo < vo + vn)) continue;
+      if (!layouts.has(o) && !layouts.has(v)) return true;
+      // Strided: only a byte both touch is an overlap.
+      const ot = touchedBytes(o, layouts);
+      for (const b of touchedBytes(v, layouts)) if (ot.has(b)) return true;
     }
     // Exactly an input (it is counted once itself): allowed only where the op may run in place.
     if (same > 1 && !IN_PLACE_OK.has(spec.name)) return true;
