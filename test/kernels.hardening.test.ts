@@ -8,6 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { kernels } from '../dist/index.js';
+import { native } from '../dist/native.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -271,5 +272,37 @@ describe('option objects: unknown keys, bad kinds, unchecked scalars', () => {
     expect(() => kernels.dropoutKeep(-1, 0, 0, 0, 0, 0.1)).toThrow(/dropoutKeep: seed/);
     expect(() => kernels.dropoutKeep(1, 0, 0, 0, 0, 1)).toThrow(RangeError);
     expect(typeof kernels.dropoutKeep(1n, 0, 1, 2, 3, 0.5)).toBe('boolean');
+  });
+});
+
+describe("the addon's own functions (no JS wrapper in between) survive getters that run after a check", () => {
+  // The public kernels read options first (above); a caller of the raw addon gets the same safety
+  // from the addon itself: arrays re-checked right before the kernel, ids and lengths copied.
+  const raw = native as unknown as Record<string, (...args: unknown[]) => unknown>;
+  it('a getter detaching params after they were checked: a RangeError, the memory never touched', () => {
+    const n = 1 << 16;
+    const p = new Float32Array(n), g = new Float32Array(n).fill(1), m = new Float32Array(n), v = new Float32Array(n);
+    expect(() => raw.adamwStep!(p, g, m, v, { step: 1, get eps() { transferAway(p); gc(); return 1e-8; } }))
+      .toThrow(/adamwStep: an array argument was detached or resized/);
+  });
+  it('ids and targets changed by a later getter: the checked copy is what the kernel reads', () => {
+    const ids = new Int32Array([0, 1]);
+    const y = raw.embeddingForward!(ids, rand(8), { vocab: 2, dim: 4 }, { get into() { ids[0] = 2 ** 31 - 1; return undefined; } }) as Float32Array;
+    expect([...y.subarray(0, 4)]).toEqual([...rand(8).subarray(0, 4)]);
+    const targets = new Int32Array([0, 1]);
+    // Changed before the check here: named; changed after it, it would not be read.
+    expect(() => raw.crossEntropy!(rand(6), targets, 3, { get reduction() { targets[1] = 2 ** 31 - 1; return 'sum'; } }))
+      .toThrow(/targets\[1\] must be a class/);
+    const kl = new Int32Array([2]);
+    const q = rand(8);
+    const out = raw.attentionForward!(q, q, q, { batch: 1, heads: 1, qLen: 2, kvLen: 2, headDim: 4 },
+      { keyLengths: kl, get seed() { kl[0] = 2 ** 30; return 0; } }) as { out: Float32Array };
+    expect(out.out.every(Number.isFinite)).toBe(true);
+  });
+  it('a resizable buffer shrunk by a getter of the shape: a RangeError', () => {
+    const buf = new ArrayBuffer(64, { maxByteLength: 64 });
+    const weight = new Float32Array(buf);
+    expect(() => raw.embeddingForward!(new Int32Array([3]), weight, { vocab: 4, get dim() { return 4; } },
+      { get scale() { buf.resize(0); return 1; } })).toThrow(RangeError);
   });
 });

@@ -152,7 +152,7 @@ void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call, std::
   Napi::Value kl = o.Get("keyLengths");
   if (!kl.IsUndefined()) {
     auto a = expect_i32(c, kl, "opts.keyLengths", s.B, "batch");
-    call.m.key_lengths = call.stage.in<int32_t>(c, a, "opts.keyLengths");
+    call.m.key_lengths = call.stage.copy<int32_t>(c, a, "opts.keyLengths");
     check_ints(c, call.m.key_lengths, s.B, "opts.keyLengths", 0, s.Tk);
     call.keep.add(a);
     spans.push_back(span_of(a, "opts.keyLengths"));
@@ -160,7 +160,7 @@ void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call, std::
   Napi::Value ql = o.Get("queryLengths");
   if (!ql.IsUndefined()) {
     auto a = expect_i32(c, ql, "opts.queryLengths", s.B, "batch");
-    call.m.query_lengths = call.stage.in<int32_t>(c, a, "opts.queryLengths");
+    call.m.query_lengths = call.stage.copy<int32_t>(c, a, "opts.queryLengths");
     check_ints(c, call.m.query_lengths, s.B, "opts.queryLengths", 0, s.Tq);
     call.keep.add(a);
     spans.push_back(span_of(a, "opts.queryLengths"));
@@ -168,7 +168,7 @@ void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call, std::
   Napi::Value km = o.Get("keyMask");
   if (!km.IsUndefined()) {
     auto a = expect_u8(c, km, "opts.keyMask", s.B * s.Tk, "batch*kvLen");
-    call.m.key_mask = call.stage.in<uint8_t>(c, a, "opts.keyMask");
+    call.m.key_mask = call.stage.copy<uint8_t>(c, a, "opts.keyMask");
     check_bits(c, call.m.key_mask, s.B * s.Tk, "opts.keyMask");
     call.keep.add(a);
     spans.push_back(span_of(a, "opts.keyMask"));
@@ -255,6 +255,7 @@ float* output(const ArgContext& c, AttnCall& call, const Napi::Value& into, cons
   for (const Span& other : inputs)
     if (overlaps(mine, other)) c.range_error(mine.name, "must not overlap " + other.name);
   inputs.push_back(mine);
+  call.keep.add(a);
   result.Set(name, a);
   return call.stage.out<float>(c, a, arg, false, ld ? rows : 1, ld ? width : -1, ld);
 }
@@ -339,7 +340,7 @@ Napi::Value entry(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = std::make_shared<AttnCall>(Async);
   parse_call(c, info, Backward, *call);
-  return run_call<Async>(info.Env(), fn, [call] { run(*call, Backward); },
+  return run_call<Async>(info.Env(), fn, call->keep, [call] { run(*call, Backward); },
                          [call, fn](Napi::Env env) -> Napi::Value {
                            report_non_finite(ArgContext{env, fn}, *call);
                            call->stage.finish(ArgContext{env, fn});

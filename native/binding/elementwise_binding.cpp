@@ -38,6 +38,7 @@ Napi::Value activation_forward_js(const Napi::CallbackInfo& info) {
   Napi::Object o = options(c, info[2]);
   const int64_t n = static_cast<int64_t>(x.ElementLength());
   auto y = arr.out_f32(into_single(o), "opts.into", n, "x.length", {"x"});
+  arr.seal();
   activation_forward(a, n, x.Data(), y.Data());
   return y;
 }
@@ -53,6 +54,7 @@ Napi::Value activation_backward_js(const Napi::CallbackInfo& info) {
   check_len(c, dy, "dy", n, "x.length");
   Napi::Object o = options(c, info[3]);
   auto dx = arr.out_f32(into_single(o), "opts.into", n, "x.length", {"x", "dy"});
+  arr.seal();
   activation_backward(a, n, x.Data(), dy.Data(), dx.Data());
   return dx;
 }
@@ -67,6 +69,7 @@ Napi::Value add_js(const Napi::CallbackInfo& info) {
   check_len(c, b, "b", n, "a.length");
   Napi::Object o = options(c, info[2]);
   auto y = arr.out_f32(into_single(o), "opts.into", n, "a.length", {"a", "b"});
+  arr.seal();
   add(n, a.Data(), b.Data(), y.Data());
   return y;
 }
@@ -92,6 +95,7 @@ Napi::Value dropout_js(const Napi::CallbackInfo& info) {
   if (off != static_cast<double>(static_cast<uint64_t>(off))) c.type_error("opts.offset", "must be an integer");
   const int64_t n = static_cast<int64_t>(x.ElementLength());
   auto y = arr.out_f32(into_single(o), "opts.into", n, xname + ".length", {xname});
+  arr.seal();
   dropout_apply(n, p, seed, static_cast<uint64_t>(off), x.Data(), y.Data());
   return y;
 }

@@ -27,9 +27,9 @@ EmbShape shape_of(const ArgContext& c, const Napi::Value& v) {
   return {get_int(c, o, "vocab", "shape.vocab", 1, kMaxDim, 0), get_int(c, o, "dim", "shape.dim", 1, kMaxDim, 0)};
 }
 
-void check_ids(const ArgContext& c, const Napi::Int32Array& ids, int64_t vocab, int64_t padding_idx) {
-  const int32_t* d = ids.Data();
-  for (size_t i = 0; i < ids.ElementLength(); ++i)
+// d: a copy of the ids (OpArrays::copy), so what is checked is what the kernel reads.
+void check_ids(const ArgContext& c, const int32_t* d, int64_t n, int64_t vocab, int64_t padding_idx) {
+  for (int64_t i = 0; i < n; ++i)
     if ((d[i] < 0 || d[i] >= vocab) && d[i] != padding_idx)
       c.range_error("ids[" + std::to_string(i) + "]", "must be a token id in [0, " + std::to_string(vocab) +
                                                          ") (shape.vocab), got " + std::to_string(d[i]));
@@ -49,7 +49,8 @@ Napi::Value embedding_forward_js(const Napi::CallbackInfo& info) {
   check_len(c, weight, "weight", s.vocab * s.dim, "shape.vocab*shape.dim");
   const int64_t n = static_cast<int64_t>(ids.ElementLength());
   if (n * s.dim > kMaxOpElements) c.range_error("ids", "is too long: ids.length*dim exceeds 2^40");
-  check_ids(c, ids, s.vocab, kNoPadding);
+  const int32_t* id = arr.copy<int32_t>(ids, "ids");
+  check_ids(c, id, n, s.vocab, kNoPadding);
   Napi::Object o = options(c, info[3]);
   const float scale = static_cast<float>(opt_number(c, o, "scale", 1.0, -3.4e38, 3.4e38));
   const float* pos = nullptr;
@@ -70,7 +71,8 @@ Napi::Value embedding_forward_js(const Napi::CallbackInfo& info) {
     c.type_error("opts.positions", "must be given with opts.positionPeriod / opts.positionOffset");
   }
   auto y = arr.out_f32(into_single(o), "opts.into", n * s.dim, "ids.length*shape.dim");
-  embedding_forward(n, s.dim, ids.Data(), weight.Data(), y.Data(), scale, pos, period, pos_offset);
+  arr.seal();
+  embedding_forward(n, s.dim, id, weight.Data(), y.Data(), scale, pos, period, pos_offset);
   return y;
 }
 
@@ -95,9 +97,11 @@ Napi::Value embedding_backward_js(const Napi::CallbackInfo& info) {
   const float scale = static_cast<float>(opt_number(c, o, "scale", 1.0, -3.4e38, 3.4e38));
   if (accumulate && into_single(o).IsUndefined())
     c.type_error("opts.into", "must be the Float32Array to add into when opts.accumulate is true");
-  check_ids(c, ids, s.vocab, padding_idx);
+  const int32_t* id = arr.copy<int32_t>(ids, "ids");
+  check_ids(c, id, n, s.vocab, padding_idx);
   auto dw = arr.out_f32(into_single(o), "opts.into", s.vocab * s.dim, "shape.vocab*shape.dim");
-  embedding_backward(n, s.dim, s.vocab, ids.Data(), dy.Data(), padding_idx, accumulate, dw.Data(), scale);
+  arr.seal();
+  embedding_backward(n, s.dim, s.vocab, id, dy.Data(), padding_idx, accumulate, dw.Data(), scale);
   return dw;
 }
 
@@ -113,6 +117,7 @@ Napi::Value position_encoding_js(const Napi::CallbackInfo& info) {
   const double base = opt_number(c, o, "base", 10000.0, 1.0 + 1e-9, 1e30);
   OpArrays arr(c);
   auto pe = arr.out_f32(into_single(o), "opts.into", length * dim, "length*dim");
+  arr.seal();
   sinusoidal_position_encoding(length, dim, offset, base, pe.Data());
   return pe;
 }

@@ -137,6 +137,7 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
   const std::string cexpr = batched ? "(batch-1)*strideC + m*n" : "m*n";
   Napi::Float32Array A = expect_f32(c, info[0], "A", alen, aexpr, false);
   Napi::Float32Array B = expect_f32(c, info[1], "B", blen, bexpr, false);
+  call.keep.add(A); call.keep.add(B);  // as checked: a later getter detaching them is caught
   std::vector<Span> inputs{span_of(A, "A"), span_of(B, "B")};
   Napi::Value bias = o.Get("bias");
   if (!bias.IsUndefined()) {
@@ -177,6 +178,7 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
   }
   Napi::Value given_c = o.Get("C");
   Napi::Float32Array C = output(c, given_c, "opts.C", clen, cexpr, inputs);
+  call.keep.add(C);
   // The other outputs must not overlap any input, C, or each other.
   std::vector<Span> taken = inputs;
   taken.push_back(span_of(C, "opts.C"));
@@ -204,7 +206,6 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
   p.b = call.stage.in<float>(c, B, "B");
   // The caller's C is read (beta) and written; a new C is written directly.
   p.c = given_c.IsUndefined() ? C.Data() : call.stage.out<float>(c, C, "opts.C", true);
-  call.keep.add(A); call.keep.add(B);
   call.result = Napi::Persistent(static_cast<Napi::Value>(C));
 }
 
@@ -282,7 +283,7 @@ Napi::Value gemm_entry(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = std::make_shared<GemmCall>(Async);
   parse_gemm(c, info, Batched, *call);
-  return run_call<Async>(info.Env(), fn, [call] { gemm(call->p); }, [call, fn](Napi::Env env) -> Napi::Value {
+  return run_call<Async>(info.Env(), fn, call->keep, [call] { gemm(call->p); }, [call, fn](Napi::Env env) -> Napi::Value {
     call->stage.finish(ArgContext{env, fn});
     return call->result.Value();
   });
@@ -295,7 +296,7 @@ Napi::Value linear_entry(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = std::make_shared<LinearCall>(Async);
   parse_linear(c, info, Backward, *call);
-  return run_call<Async>(info.Env(), fn, [call] { run_linear(*call, Backward); },
+  return run_call<Async>(info.Env(), fn, call->keep, [call] { run_linear(*call, Backward); },
                          [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
 }
 

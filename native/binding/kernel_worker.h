@@ -4,6 +4,9 @@
 #pragma once
 #include <napi.h>
 
+#include "binding/args.h"
+#include "binding/staging.h"
+
 #include <exception>
 #include <functional>
 #include <new>
@@ -13,13 +16,28 @@
 
 namespace attnode::binding {
 
-// References that keep JS values (input and output arrays) alive while native code uses them.
+// References that keep JS values (input and output arrays) alive while native code uses them,
+// and where each array's elements were when it was checked.
 class Keepalive {
  public:
-  void add(const Napi::Value& v) { refs_.push_back(Napi::Persistent(v)); }
+  void add(const Napi::Value& v) {
+    refs_.push_back(Napi::Persistent(v));
+    seen_.push_back(typed_view(v.Env(), v));
+  }
+  // Throws a RangeError unless every array kept is still where it was, with its length. The JS
+  // wrappers read every option before the addon runs; a caller of the addon's own functions may
+  // pass a getter that detaches or shrinks an array after it was checked: refuse, never touch it.
+  void check(const ArgContext& c) const {
+    for (size_t i = 0; i < refs_.size(); ++i) {
+      const TypedView now = typed_view(c.env, refs_[i].Value());
+      if (now.data != seen_[i].data || now.bytes != seen_[i].bytes)
+        c.range_error("an array argument", "was detached or resized while the arguments were read (by a getter)");
+    }
+  }
 
  private:
   std::vector<Napi::Reference<Napi::Value>> refs_;
+  std::vector<TypedView> seen_;
 };
 
 class KernelWorker : public Napi::AsyncWorker {
@@ -75,7 +93,8 @@ class KernelWorker : public Napi::AsyncWorker {
 // One kernel call in its sync form (run now, return done's value) or its async form (a Promise
 // settled with done's value, or rejected with what work or done threw).
 template <bool Async, class Work, class Done>
-Napi::Value run_call(Napi::Env env, const char* name, Work work, Done done) {
+Napi::Value run_call(Napi::Env env, const char* name, const Keepalive& keep, Work work, Done done) {
+  keep.check(ArgContext{env, name});
   if constexpr (Async) {
     return KernelWorker::Start(env, name, std::move(work), std::move(done));
   } else {

@@ -59,6 +59,7 @@ Napi::Value layer_norm_forward_js(const Napi::CallbackInfo& info) {
   auto y = output(c, arr, o, "y", a.rows * a.dim, "x.length");
   auto mean = output(c, arr, o, "mean", a.rows, kRowsExpr);
   auto rstd = output(c, arr, o, "rstd", a.rows, kRowsExpr);
+  arr.seal();
   layer_norm_forward(a.rows, a.dim, eps, a.x.Data(), a.gamma.Data(), beta.Data(), y.Data(), mean.Data(), rstd.Data());
   return result(c, {{"y", y}, {"mean", mean}, {"rstd", rstd}});
 }
@@ -78,6 +79,7 @@ Napi::Value layer_norm_backward_js(const Napi::CallbackInfo& info) {
   auto dx = output(c, arr, o, "dx", a.rows * a.dim, "x.length");
   auto dgamma = output(c, arr, o, "dgamma", a.dim, "gamma.length");
   auto dbeta = output(c, arr, o, "dbeta", a.dim, "gamma.length");
+  arr.seal();
   layer_norm_backward(a.rows, a.dim, a.x.Data(), a.gamma.Data(), mean.Data(), rstd.Data(), dy.Data(), dx.Data(),
                       dgamma.Data(), dbeta.Data());
   return result(c, {{"dx", dx}, {"dgamma", dgamma}, {"dbeta", dbeta}});
@@ -92,6 +94,7 @@ Napi::Value rms_norm_forward_js(const Napi::CallbackInfo& info) {
   const float eps = static_cast<float>(eps_of(c, o, 1e-6));
   auto y = output(c, arr, o, "y", a.rows * a.dim, "x.length");
   auto rstd = output(c, arr, o, "rstd", a.rows, kRowsExpr);
+  arr.seal();
   rms_norm_forward(a.rows, a.dim, eps, a.x.Data(), a.gamma.Data(), y.Data(), rstd.Data());
   return result(c, {{"y", y}, {"rstd", rstd}});
 }
@@ -108,6 +111,7 @@ Napi::Value rms_norm_backward_js(const Napi::CallbackInfo& info) {
   Napi::Object o = options(c, info[4]);
   auto dx = output(c, arr, o, "dx", a.rows * a.dim, "x.length");
   auto dgamma = output(c, arr, o, "dgamma", a.dim, "gamma.length");
+  arr.seal();
   rms_norm_backward(a.rows, a.dim, a.x.Data(), a.gamma.Data(), rstd.Data(), dy.Data(), dx.Data(), dgamma.Data());
   return result(c, {{"dx", dx}, {"dgamma", dgamma}});
 }

@@ -43,6 +43,11 @@ class OpArrays {
   template <typename T>
   const T* read(const Napi::TypedArray& a, const std::string& name) { return stage_.in<T>(c_, a, name); }
   template <typename T>
+  const T* copy(const Napi::TypedArray& a, const std::string& name) { return stage_.copy<T>(c_, a, name); }
+  // Right before the kernel runs: every array still as checked (Keepalive::check).
+  void seal() const { keep_.check(c_); }
+  const Keepalive& keep() const { return keep_; }
+  template <typename T>
   T* write(const Napi::TypedArray& a, const std::string& name, bool read_too) {
     return fresh(a) ? static_cast<T*>(const_cast<void*>(static_cast<const void*>(typed_bytes(a))))
                     : stage_.out<T>(c_, a, name, read_too);

@@ -70,7 +70,7 @@ Napi::Value adam_js(const Napi::CallbackInfo& info) {
   ArgContext c{info.Env(), fn};
   auto call = parse_adam(c, info, Decoupled, Async);
   auto work = [call] { adam_step(call->n, call->p, call->params, call->grads, call->m, call->v); };
-  return run_call<Async>(c.env, fn, work, [call, fn](Napi::Env env) {
+  return run_call<Async>(c.env, fn, call->arrays.keep(), work, [call, fn](Napi::Env env) {
     call->arrays.stage().finish(ArgContext{env, fn});
     return env.Undefined();
   });
@@ -137,7 +137,7 @@ Napi::Value adam_multi_js(const Napi::CallbackInfo& info) {
   auto work = [call] {
     adam_step_multi(static_cast<int>(call->tensors.size()), call->tensors.data(), call->p, call->zero_grads);
   };
-  return run_call<Async>(c.env, fn, work, [call, fn](Napi::Env env) {
+  return run_call<Async>(c.env, fn, call->arrays.keep(), work, [call, fn](Napi::Env env) {
     call->arrays.stage().finish(ArgContext{env, fn});
     return env.Undefined();
   });
@@ -168,6 +168,7 @@ Napi::Value grad_norm_js(const Napi::CallbackInfo& info) {
   std::vector<const float*> ptrs;
   std::vector<int64_t> lens;
   parse_list(c, info[0], arr, ptrs, lens, nullptr);
+  arr.seal();
   return Napi::Number::New(c.env, global_grad_norm(static_cast<int>(ptrs.size()), ptrs.data(), lens.data()));
 }
 
@@ -186,6 +187,7 @@ Napi::Value clip_grad_norm_js(const Napi::CallbackInfo& info) {
   if (!(max_norm > 0) || !std::isfinite(max_norm)) c.range_error("maxNorm", "must be a finite number > 0, got " + info[1].ToString().Utf8Value());
   Napi::Object o = options(c, info[2]);
   const double eps = opt_number(c, o, "eps", 1e-6, 0.0, 1e30);
+  arr.seal();
   const double norm = global_grad_norm(static_cast<int>(ptrs.size()), ptrs.data(), lens.data());
   double scale = 1.0;
   if (std::isfinite(norm)) {

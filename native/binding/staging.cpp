@@ -21,8 +21,12 @@ TypedView typed_view(napi_env env, napi_value array) {
 }
 
 const void* Staging::input(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
+  if (!copy_) return typed_view(a.Env(), a).data;
+  return copy_of(c, a, name);
+}
+
+const void* Staging::copy_of(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
   const TypedView v = typed_view(a.Env(), a);
-  if (!copy_) return v.data;
   NativeBuffer copy = native_buffer(c, name, static_cast<int64_t>(v.bytes));
   if (v.bytes) std::memcpy(copy.get(), v.data, v.bytes);
   copies_.push_back(std::move(copy));

@@ -30,6 +30,13 @@ class Staging {
     return static_cast<const T*>(input(c, a, name));
   }
 
+  // A copy of input `a` made now, sync or async: for ids and lengths the kernel trusts as
+  // indices, so that nothing the caller runs after the check (a getter) can change them.
+  template <typename T>
+  const T* copy(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
+    return static_cast<const T*>(copy_of(c, a, name));
+  }
+
   // The elements the kernel writes for the caller's array `a`: a's own, or (copying) scratch that
   // finish() copies back. `read`: the kernel also reads them (updated in place), so the scratch
   // starts as a copy. A row-strided output (ld > 0) is `rows` rows of `row_elems` elements, ld
@@ -47,6 +54,7 @@ class Staging {
   void finish(const ArgContext& c);
 
  private:
+  const void* copy_of(const ArgContext& c, const Napi::TypedArray& a, const std::string& name);
   struct Back {
     Napi::Reference<Napi::Value> array;
     NativeBuffer scratch;

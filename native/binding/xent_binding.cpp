@@ -51,7 +51,7 @@ std::shared_ptr<XentCall> parse_xent(const ArgContext& c, const Napi::CallbackIn
   }
   const bool grad = opt_bool(c, o, "grad", true);
   if (!grad && !into_single(o).IsUndefined()) c.type_error("opts.into", "is given but opts.grad is false");
-  const int32_t* t = arr.read<int32_t>(targets, "targets");
+  const int32_t* t = arr.copy<int32_t>(targets, "targets");  // checked, then read: a copy
   for (int64_t r = 0; r < rows; ++r)
     if ((t[r] < 0 || t[r] >= vocab) && t[r] != call->p.ignore_index)
       c.range_error("targets[" + std::to_string(r) + "]", "must be a class in [0, " + std::to_string(vocab) +
@@ -87,7 +87,7 @@ Napi::Value cross_entropy_js(const Napi::CallbackInfo& info) {
   auto work = [call] {
     call->result = cross_entropy(call->rows, call->vocab, call->p, call->logits, call->targets, call->dlogits);
   };
-  return run_call<Async>(c.env, fn, work, [call, fn](Napi::Env env) {
+  return run_call<Async>(c.env, fn, call->arrays.keep(), work, [call, fn](Napi::Env env) {
     call->arrays.stage().finish(ArgContext{env, fn});
     return xent_result(env, *call);
   });
@@ -102,6 +102,7 @@ Napi::Value log_softmax_js(const Napi::CallbackInfo& info) {
   const int64_t rows = rows_of(c, x, "x", dim, "dim");
   Napi::Object o = options(c, info[2]);
   auto y = arr.out_f32(into_single(o), "opts.into", rows * dim, "x.length");
+  arr.seal();
   log_softmax(rows, dim, x.Data(), y.Data());
   return y;
 }
@@ -115,6 +116,7 @@ Napi::Value argmax_js(const Napi::CallbackInfo& info) {
   const int64_t rows = rows_of(c, x, "x", dim, "dim");
   Napi::Object o = options(c, info[2]);
   auto idx = arr.out_i32(into_single(o), "opts.into", rows, "rows = x.length / dim");
+  arr.seal();
   argmax(rows, dim, x.Data(), idx.Data());
   return idx;
 }
@@ -130,6 +132,7 @@ Napi::Value top_k_js(const Napi::CallbackInfo& info) {
   Napi::Object o = options(c, info[3]);
   auto values = arr.out_f32(into_field(c, o, "values"), "opts.into.values", rows * k, "rows*k");
   auto indices = arr.out_i32(into_field(c, o, "indices"), "opts.into.indices", rows * k, "rows*k");
+  arr.seal();
   top_k(rows, dim, k, x.Data(), values.Data(), indices.Data());
   Napi::Object r = Napi::Object::New(c.env);
   r.Set("values", values);
