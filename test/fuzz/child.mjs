@@ -53,6 +53,10 @@ function rawSurface(addon) {
   const s = {};
   for (const name of Object.keys(kernels)) if (typeof addon[name] === 'function') s[name] = addon[name];
   Object.assign(s, {
+    // The addon's trailing `fn` argument (the caller's name, for messages) is internal: extra
+    // arguments of the fuzz must not land there.
+    activationForward: (kind, x, o) => addon.activationForward(kind, x, o, 'activationForward'),
+    activationBackward: (kind, x, dy, o) => addon.activationBackward(kind, x, dy, o, 'activationBackward'),
     relu: act('relu', 'relu'), reluBackward: actB('relu', 'reluBackward'), silu: act('silu', 'silu'),
     siluBackward: actB('silu', 'siluBackward'), gelu: act('gelu', 'gelu'), geluBackward: actB('gelu', 'geluBackward'),
     dropoutForward: (x, p, seed, o) => addon.dropout(x, p, seed, o, 'dropoutForward'),
