@@ -26,7 +26,8 @@ constexpr int64_t kMaxElements = int64_t(1) << 40;
 // The pointers are what the kernel reads and writes: the arrays' own (sync) or native copies and
 // scratch (async, see staging.h).
 struct AttnCall {
-  explicit AttnCall(bool async) : stage(async) {}
+  // Outputs always through scratch: the kernel reports non-finite inputs only after it ran.
+  explicit AttnCall(bool async) : stage(async, true) {}
   AttnShape s;
   AttnMasks m;
   AttnParams p;

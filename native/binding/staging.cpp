@@ -36,7 +36,7 @@ const void* Staging::copy_of(const ArgContext& c, const Napi::TypedArray& a, con
 void* Staging::output(const ArgContext& c, const Napi::TypedArray& a, const std::string& name, bool read,
                       int64_t rows, int64_t row_elems, int64_t ld) {
   const TypedView v = typed_view(a.Env(), a);
-  if (!copy_) return v.data;
+  if (!scratch_) return v.data;
   const int64_t elem = static_cast<int64_t>(a.ElementSize());
   NativeBuffer scratch = native_buffer(c, name, static_cast<int64_t>(v.bytes));
   if (read && v.bytes) std::memcpy(scratch.get(), v.data, v.bytes);

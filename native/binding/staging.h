@@ -19,7 +19,11 @@ namespace attnode::binding {
 
 class Staging {
  public:
-  explicit Staging(bool copy = false) : copy_(copy) {}
+  // copy: inputs are copied (async). scratch_outputs: caller outputs are written through scratch
+  // copied back by finish() (async; and sync calls that may still fail after the kernel ran, so
+  // that a rejected call leaves the caller's arrays as they were).
+  explicit Staging(bool copy = false) : Staging(copy, copy) {}
+  Staging(bool copy, bool scratch_outputs) : copy_(copy), scratch_(scratch_outputs) {}
   bool copying() const { return copy_; }
 
   // The elements the kernel reads for input `a`: a's own, or (copying) a copy made now. Checks
@@ -63,7 +67,7 @@ class Staging {
     int64_t rows, row_bytes, ld_bytes;
     std::string name;
   };
-  bool copy_;
+  bool copy_, scratch_;
   std::vector<NativeBuffer> copies_;
   std::vector<Back> back_;
 };
