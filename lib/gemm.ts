@@ -129,7 +129,7 @@ export function gemm(A: Float32Array, B: Float32Array, opts: GemmOptions): Float
   return gemmNative.gemm(A, B, readOpts('gemm', opts, GEMM_KEYS));
 }
 
-/** Same as gemm on a worker thread; A, B and opts.C must not be touched until it settles. */
+/** Same as gemm on a worker thread. A, B and a given opts.C are copied now; C is written when it settles. */
 export function gemmAsync(A: Float32Array, B: Float32Array, opts: GemmOptions): Promise<Float32Array> {
   return rejecting(() => {
     return gemmNative.gemmAsync(A, B, readOpts('gemmAsync', opts, GEMM_KEYS));

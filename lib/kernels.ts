@@ -97,7 +97,7 @@ export function attentionForward(q: Float32Array, k: Float32Array, v: Float32Arr
   return native.attentionForward(q, k, v, readShape(fn, shape), readOpts(fn, opts, FORWARD_KEYS));
 }
 
-/** Same as attentionForward, computed on a worker thread; inputs must not be modified until it settles. */
+/** Same as attentionForward, computed on a worker thread; the inputs are copied now, opts.into is written when it settles. */
 export function attentionForwardAsync(q: Float32Array, k: Float32Array, v: Float32Array, shape: AttentionShape,
   opts?: AttentionForwardOptions): Promise<AttentionForwardResult> {
   try {

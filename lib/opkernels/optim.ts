@@ -37,7 +37,7 @@ export function adamwStep(params: Float32Array, grads: Float32Array, m: Float32A
   const o = checkOptions('adamwStep', opts, ADAM_KEYS);
   opsNative.adamwStep(params, grads, m, v, o as AdamOptions);
 }
-/** adamStep on a worker thread; the arrays must not be touched until it settles. */
+/** adamStep on a worker thread: the arrays are read now and written when it settles (updates made meanwhile are lost). */
 export function adamStepAsync(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array,
   opts: AdamOptions): Promise<void> {
   return asPromise(() => {
@@ -80,7 +80,7 @@ export function adamwStepMulti(params: readonly Float32Array[], grads: readonly 
   const o = checkOptions('adamwStepMulti', opts, ADAM_MULTI_KEYS);
   opsNative.adamwStepMulti(...lists('adamwStepMulti', params, grads, m, v), o as AdamMultiOptions);
 }
-/** adamStepMulti on a worker thread; the arrays must not be touched until it settles. */
+/** adamStepMulti on a worker thread: the arrays are read now and written when it settles (updates made meanwhile are lost). */
 export function adamStepMultiAsync(params: readonly Float32Array[], grads: readonly Float32Array[],
   m: readonly Float32Array[], v: readonly Float32Array[], opts: AdamMultiOptions): Promise<void> {
   return asPromise(() => {

@@ -43,7 +43,7 @@ export function crossEntropy(logits: Float32Array, targets: Int32Array, vocab: n
   const o = checkOptions('crossEntropy', opts, XENT_KEYS);
   return opsNative.crossEntropy(logits, targets, vocab, o);
 }
-/** crossEntropy on a worker thread; inputs must not be modified until it settles. */
+/** crossEntropy on a worker thread; the inputs are copied (targets checked on the copy) now. */
 export function crossEntropyAsync(logits: Float32Array, targets: Int32Array, vocab: number,
   opts?: CrossEntropyOptions): Promise<CrossEntropyResult> {
   return asPromise(() => {
