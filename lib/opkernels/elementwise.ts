@@ -3,6 +3,11 @@
 import { opsNative, type ActivationKind } from './native.js';
 import { checkOptions } from './options.js';
 
+// Option keys (module constants: the snapshot compiles each list once).
+const KEYS_into: readonly string[] = ['into'];
+const KEYS_approximate_into: readonly string[] = ['approximate', 'into'];
+const KEYS_offset_into: readonly string[] = ['offset', 'into'];
+
 export type { ActivationKind };
 
 export interface OutputOptions {
@@ -19,12 +24,12 @@ export interface DropoutOptions extends OutputOptions {
 }
 
 export function activationForward(kind: ActivationKind, x: Float32Array, opts?: OutputOptions): Float32Array {
-  const o = checkOptions('activationForward', opts, ['into']);
+  const o = checkOptions('activationForward', opts, KEYS_into);
   return opsNative.activationForward(kind, x, o);
 }
 /** dx = dy * f'(x). */
 export function activationBackward(kind: ActivationKind, x: Float32Array, dy: Float32Array, opts?: OutputOptions): Float32Array {
-  const o = checkOptions('activationBackward', opts, ['into']);
+  const o = checkOptions('activationBackward', opts, KEYS_into);
   return opsNative.activationBackward(kind, x, dy, o);
 }
 
@@ -40,7 +45,7 @@ interface GeluCall { kind: ActivationKind; opts: object | undefined }
 function geluCall(fn: string, opts: unknown): GeluCall {
   if (opts !== undefined && (opts === null || typeof opts !== 'object' || Array.isArray(opts) || ArrayBuffer.isView(opts)))
     throw new TypeError(`${fn}: opts must be an object { approximate?, into? }, got ${shown(opts)}`);
-  const o = checkOptions(fn, opts, ['approximate', 'into']) as { approximate?: unknown; into?: unknown } | undefined;
+  const o = checkOptions(fn, opts, KEYS_approximate_into) as { approximate?: unknown; into?: unknown } | undefined;
   const a = o?.approximate ?? 'none';
   if (a !== 'none' && a !== 'tanh') {
     const err = typeof a === 'string' ? RangeError : TypeError;
@@ -50,11 +55,11 @@ function geluCall(fn: string, opts: unknown): GeluCall {
 }
 
 function forward(fn: string, kind: ActivationKind, x: Float32Array, opts?: OutputOptions): Float32Array {
-  const o = checkOptions(fn, opts, ['into']);
+  const o = checkOptions(fn, opts, KEYS_into);
   return opsNative.activationForward(kind, x, o, fn);
 }
 function backward(fn: string, kind: ActivationKind, x: Float32Array, dy: Float32Array, opts?: OutputOptions): Float32Array {
-  const o = checkOptions(fn, opts, ['into']);
+  const o = checkOptions(fn, opts, KEYS_into);
   return opsNative.activationBackward(kind, x, dy, o, fn);
 }
 
@@ -75,7 +80,7 @@ export function geluBackward(x: Float32Array, dy: Float32Array, opts?: GeluOptio
 
 /** a + b (the residual connection). */
 export function add(a: Float32Array, b: Float32Array, opts?: OutputOptions): Float32Array {
-  const o = checkOptions('add', opts, ['into']);
+  const o = checkOptions('add', opts, KEYS_into);
   return opsNative.add(a, b, o);
 }
 
@@ -85,11 +90,11 @@ export function add(a: Float32Array, b: Float32Array, opts?: OutputOptions): Flo
  * dropoutBackward with the same seed, p and offset applies the same mask without storing it.
  */
 export function dropoutForward(x: Float32Array, p: number, seed: number | bigint, opts?: DropoutOptions): Float32Array {
-  const o = checkOptions('dropoutForward', opts, ['offset', 'into']);
+  const o = checkOptions('dropoutForward', opts, KEYS_offset_into);
   return opsNative.dropout(x, p, seed, o, 'dropoutForward');
 }
 export function dropoutBackward(dy: Float32Array, p: number, seed: number | bigint, opts?: DropoutOptions): Float32Array {
-  const o = checkOptions('dropoutBackward', opts, ['offset', 'into']);
+  const o = checkOptions('dropoutBackward', opts, KEYS_offset_into);
   return opsNative.dropout(dy, p, seed, o, 'dropoutBackward');
 }
 /** Whether dropout keeps element `index` for a seed and rate: the kernel's exact decision. */

@@ -3,6 +3,11 @@ import { opsNative } from './native.js';
 import { checkOptions, snapshot } from './options.js';
 import type { OutputOptions } from './elementwise.js';
 
+// Option keys (module constants: the snapshot compiles each list once).
+const KEYS_into_scale_positions_positionPeriod_positionOffset: readonly string[] = ['into', 'scale', 'positions', 'positionPeriod', 'positionOffset'];
+const KEYS_paddingIdx_accumulate_scale_into: readonly string[] = ['paddingIdx', 'accumulate', 'scale', 'into'];
+const KEYS_offset_base_into: readonly string[] = ['offset', 'base', 'into'];
+
 /** weight is [vocab, dim]. */
 export interface EmbeddingShape {
   vocab: number;
@@ -40,19 +45,20 @@ export interface PositionEncodingOptions extends OutputOptions {
  * y[t] = weight[ids[t]] * scale (+ positions[(t % positionPeriod) + positionOffset]): [ids.length, dim].
  * Every id must lie in [0, vocab).
  */
+const SHAPE_KEYS: readonly string[] = ['vocab', 'dim'];
 const shapeOf = (fn: string, shape: EmbeddingShape): EmbeddingShape =>
-  snapshot(fn, 'shape', shape, ['vocab', 'dim']) as EmbeddingShape;
+  snapshot(fn, 'shape', shape, SHAPE_KEYS) as EmbeddingShape;
 
 export function embeddingForward(ids: Int32Array, weight: Float32Array, shape: EmbeddingShape,
   opts?: EmbeddingForwardOptions): Float32Array {
-  const o = checkOptions('embeddingForward', opts, ['into', 'scale', 'positions', 'positionPeriod', 'positionOffset']);
+  const o = checkOptions('embeddingForward', opts, KEYS_into_scale_positions_positionPeriod_positionOffset);
   return opsNative.embeddingForward(ids, weight, shapeOf('embeddingForward', shape), o);
 }
 
 /** dweight [vocab, dim]: the sum of dy rows (times scale) per id, in token order (deterministic, no atomics). */
 export function embeddingBackward(ids: Int32Array, dy: Float32Array, shape: EmbeddingShape,
   opts?: EmbeddingBackwardOptions): Float32Array {
-  const o = checkOptions('embeddingBackward', opts, ['paddingIdx', 'accumulate', 'scale', 'into']);
+  const o = checkOptions('embeddingBackward', opts, KEYS_paddingIdx_accumulate_scale_into);
   return opsNative.embeddingBackward(ids, dy, shapeOf('embeddingBackward', shape), o);
 }
 
@@ -61,6 +67,6 @@ export function embeddingBackward(ids: Int32Array, dy: Float32Array, shape: Embe
  * pos = offset + p ("Attention Is All You Need", section 3.5).
  */
 export function positionEncoding(length: number, dim: number, opts?: PositionEncodingOptions): Float32Array {
-  const o = checkOptions('positionEncoding', opts, ['offset', 'base', 'into']);
+  const o = checkOptions('positionEncoding', opts, KEYS_offset_base_into);
   return opsNative.positionEncoding(length, dim, o);
 }

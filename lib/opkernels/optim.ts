@@ -2,6 +2,9 @@
 import { opsNative } from './native.js';
 import { asPromise, checkOptions, snapshotList } from './options.js';
 
+// Option keys (module constants: the snapshot compiles each list once).
+const KEYS_eps: readonly string[] = ['eps'];
+
 export interface AdamOptions {
   /** 1-based step count (bias correction); required. */
   step: number;
@@ -103,6 +106,6 @@ export function gradNorm(arrays: readonly Float32Array[]): number {
 
 /** Scales every array in place so that their global norm is at most maxNorm (PyTorch's clip_grad_norm_). */
 export function clipGradNorm(arrays: readonly Float32Array[], maxNorm: number, opts?: { eps?: number }): ClipResult {
-  const o = checkOptions('clipGradNorm', opts, ['eps']);
+  const o = checkOptions('clipGradNorm', opts, KEYS_eps);
   return opsNative.clipGradNorm(snapshotList('clipGradNorm', 'arrays', arrays) as Float32Array[], maxNorm, o);
 }

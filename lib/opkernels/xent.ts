@@ -3,6 +3,10 @@ import { opsNative } from './native.js';
 import { asPromise, checkOptions } from './options.js';
 import type { OutputOptions } from './elementwise.js';
 
+// Option keys (module constants: the snapshot compiles each list once).
+const KEYS_into: readonly string[] = ['into'];
+const INTO_values_indices: readonly string[] = ['values', 'indices'];
+
 export interface CrossEntropyOptions {
   /** Mixes the one-hot target with the uniform distribution (PyTorch's label_smoothing); default 0. */
   labelSmoothing?: number;
@@ -54,18 +58,18 @@ export function crossEntropyAsync(logits: Float32Array, targets: Int32Array, voc
 
 /** x - logsumexp(x) per row of `dim` values. */
 export function logSoftmax(x: Float32Array, dim: number, opts?: OutputOptions): Float32Array {
-  const o = checkOptions('logSoftmax', opts, ['into']);
+  const o = checkOptions('logSoftmax', opts, KEYS_into);
   return opsNative.logSoftmax(x, dim, o);
 }
 
 /** Index of each row's maximum (first on ties; NaN ranks below every number). */
 export function argmax(x: Float32Array, dim: number, opts?: { into?: Int32Array }): Int32Array {
-  const o = checkOptions('argmax', opts, ['into']);
+  const o = checkOptions('argmax', opts, KEYS_into);
   return opsNative.argmax(x, dim, o);
 }
 
 /** The k largest values of each row and their indices, descending. */
 export function topK(x: Float32Array, dim: number, k: number, opts?: TopKOptions): TopKResult {
-  const o = checkOptions('topK', opts, ['into'], ['values', 'indices']);
+  const o = checkOptions('topK', opts, KEYS_into, INTO_values_indices);
   return opsNative.topK(x, dim, k, o);
 }

@@ -64,14 +64,9 @@ void check_allocation(const ArgContext& c, const std::string& name, int64_t elem
   }
 }
 
-Napi::Float32Array new_f32(const ArgContext& c, const std::string& name, int64_t length) {
-  check_allocation(c, name, length, 4);
-  return Napi::Float32Array::New(c.env, static_cast<size_t>(length));
-}
-
-Napi::Int32Array new_i32(const ArgContext& c, const std::string& name, int64_t length) {
-  check_allocation(c, name, length, 4);
-  return Napi::Int32Array::New(c.env, static_cast<size_t>(length));
+bool allocation_ok(int64_t elements, int64_t elem_bytes) {
+  // Small requests pass without a trial allocation; large ones take the full check.
+  return elements >= 0 && elements * elem_bytes < kTrialBytes;
 }
 
 void AlignedFree::operator()(char* p) const { ::operator delete(p, std::align_val_t(64)); }

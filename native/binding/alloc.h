@@ -23,9 +23,21 @@ int64_t memory_limit_bytes();
 // size succeeds now (a ulimit -v or overcommit limit would make V8's fail).
 void check_allocation(const ArgContext& c, const std::string& name, int64_t elements, int64_t elem_bytes);
 
-// New zero-filled arrays of `length` elements, checked as above; `name` is the output's argument name.
-Napi::Float32Array new_f32(const ArgContext& c, const std::string& name, int64_t length);
-Napi::Int32Array new_i32(const ArgContext& c, const std::string& name, int64_t length);
+// Whether check_allocation would pass (no message built: the common, cheap path).
+bool allocation_ok(int64_t elements, int64_t elem_bytes);
+
+// New zero-filled arrays of `length` elements, checked as above; `name()` gives the output's name
+// (built only for the error message).
+template <class Name>
+Napi::Float32Array new_f32(const ArgContext& c, Name&& name, int64_t length) {
+  if (!allocation_ok(length, 4)) check_allocation(c, name(), length, 4);
+  return Napi::Float32Array::New(c.env, static_cast<size_t>(length));
+}
+template <class Name>
+Napi::Int32Array new_i32(const ArgContext& c, Name&& name, int64_t length) {
+  if (!allocation_ok(length, 4)) check_allocation(c, name(), length, 4);
+  return Napi::Int32Array::New(c.env, static_cast<size_t>(length));
+}
 
 // Native memory of `bytes` (64-byte aligned), or a RangeError on `name`; freed by the unique_ptr.
 struct AlignedFree {

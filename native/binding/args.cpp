@@ -41,9 +41,8 @@ std::string describe(const Napi::Value& v) {
 const char* typed_bytes(const Napi::TypedArray& a) {
   void* first = nullptr;
   napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  napi_value backing;
-  NAPI_THROW_IF_FAILED(a.Env(), napi_get_typedarray_info(a.Env(), a, &type, &length, &first, &backing, &offset), nullptr);
+  size_t length = 0;
+  NAPI_THROW_IF_FAILED(a.Env(), napi_get_typedarray_info(a.Env(), a, &type, &length, &first, nullptr, nullptr), nullptr);
   return static_cast<const char*>(first);
 }
 

@@ -28,7 +28,7 @@ constexpr int64_t kMaxElements = int64_t(1) << 40;
 struct AttnCall {
   // Sync: outputs written directly (scratch and a copy back cost ~30% of a training-size call);
   // so a sync call rejected for a non-finite input found by the kernel may have written them.
-  explicit AttnCall(bool async) : stage(async) {}
+  explicit AttnCall(bool async) : stage(async), keep(async) {}
   AttnShape s;
   AttnMasks m;
   AttnParams p;
@@ -247,7 +247,7 @@ float* output(const ArgContext& c, AttnCall& call, const Napi::Value& into, cons
               std::vector<Span>& inputs) {
   Napi::Value given = into.IsObject() ? into.As<Napi::Object>().Get(name) : c.env.Undefined();
   if (given.IsUndefined()) {  // a new array: written directly, nobody else holds it before the call settles
-    Napi::Float32Array a = new_f32(c, std::string("output ") + name + " (" + expr + ")", strided_len(rows, width, ld));
+    Napi::Float32Array a = new_f32(c, [&] { return std::string("output ") + name + " (" + expr + ")"; }, strided_len(rows, width, ld));
     result.Set(name, a);
     return a.Data();
   }

@@ -36,7 +36,7 @@ constexpr int64_t kMaxElements = int64_t(1) << 40;
 // Everything one call needs, with references that keep its arrays alive until it ends. The
 // pointers are the arrays' own (sync) or native copies and scratch (async, staging.h).
 struct GemmCall {
-  explicit GemmCall(bool async) : stage(async) {}
+  explicit GemmCall(bool async) : stage(async), keep(async) {}
   GemmParams p;
   Staging stage;
   Keepalive keep;
@@ -44,7 +44,7 @@ struct GemmCall {
 };
 
 struct LinearCall {
-  explicit LinearCall(bool async) : stage(async) {}
+  explicit LinearCall(bool async) : stage(async), keep(async) {}
   Staging stage;
   int64_t rows = 0, in = 0, out = 0;
   const float *x = nullptr, *w = nullptr, *b = nullptr, *dy = nullptr;
@@ -97,7 +97,7 @@ void check_disjoint(const ArgContext& c, const Span& out, const std::vector<Span
 // The output array: the caller's (checked, kept) or a new zero-filled one.
 Napi::Float32Array output(const ArgContext& c, const Napi::Value& given, const std::string& name, int64_t len,
                           const std::string& expr, const std::vector<Span>& inputs) {
-  if (given.IsUndefined()) return new_f32(c, "output C (" + expr + ")", len);
+  if (given.IsUndefined()) return new_f32(c, [&] { return "output C (" + expr + ")"; }, len);
   Napi::Float32Array a = expect_f32(c, given, name, len, expr, false);
   check_disjoint(c, span_of(a, name), inputs);
   return a;
@@ -250,7 +250,7 @@ void parse_linear(const ArgContext& c, const Napi::CallbackInfo& info, bool back
       call.b = call.stage.in<float>(c, b, "b");
       call.keep.add(b);
     }
-    Napi::Float32Array y = new_f32(c, "output y (rows*outFeatures)", s.rows * s.out);
+    Napi::Float32Array y = new_f32(c, [] { return std::string("output y (rows*outFeatures)"); }, s.rows * s.out);
     call.y = y.Data();
     call.result = Napi::Persistent(static_cast<Napi::Value>(y));
     return;
@@ -260,12 +260,12 @@ void parse_linear(const ArgContext& c, const Napi::CallbackInfo& info, bool back
   call.keep.add(dy);
   Napi::Object result = Napi::Object::New(c.env);
   if (need_dx) {
-    Napi::Float32Array dx = new_f32(c, "output dx (rows*inFeatures)", s.rows * s.in);
+    Napi::Float32Array dx = new_f32(c, [] { return std::string("output dx (rows*inFeatures)"); }, s.rows * s.in);
     call.dx = dx.Data();
     result.Set("dx", dx);
   }
-  Napi::Float32Array dw = new_f32(c, "output dW (outFeatures*inFeatures)", s.out * s.in);
-  Napi::Float32Array db = new_f32(c, "output db (outFeatures)", s.out);
+  Napi::Float32Array dw = new_f32(c, [] { return std::string("output dW (outFeatures*inFeatures)"); }, s.out * s.in);
+  Napi::Float32Array db = new_f32(c, [] { return std::string("output db (outFeatures)"); }, s.out);
   call.dw = dw.Data(); call.db = db.Data();
   result.Set("dW", dw);
   result.Set("db", db);

@@ -20,23 +20,29 @@ namespace attnode::binding {
 // and where each array's elements were when it was checked.
 class Keepalive {
  public:
+  // persist: the call outlives the JS call that made it (async), so hold references. A sync call
+  // ends within its callback, whose handle scope keeps the values alive: plain handles suffice.
+  explicit Keepalive(bool persist = true) : persist_(persist) {}
   void add(const Napi::Value& v) {
-    refs_.push_back(Napi::Persistent(v));
+    if (persist_) refs_.push_back(Napi::Persistent(v));
+    else vals_.push_back(v);
     seen_.push_back(typed_view(v.Env(), v));
   }
   // Throws a RangeError unless every array kept is still where it was, with its length. The JS
   // wrappers read every option before the addon runs; a caller of the addon's own functions may
   // pass a getter that detaches or shrinks an array after it was checked: refuse, never touch it.
   void check(const ArgContext& c) const {
-    for (size_t i = 0; i < refs_.size(); ++i) {
-      const TypedView now = typed_view(c.env, refs_[i].Value());
+    for (size_t i = 0; i < seen_.size(); ++i) {
+      const TypedView now = typed_view(c.env, persist_ ? static_cast<napi_value>(refs_[i].Value()) : static_cast<napi_value>(vals_[i]));
       if (now.data != seen_[i].data || now.bytes != seen_[i].bytes)
         c.range_error("an array argument", "was detached or resized while the arguments were read (by a getter)");
     }
   }
 
  private:
+  bool persist_;
   std::vector<Napi::Reference<Napi::Value>> refs_;
+  std::vector<Napi::Value> vals_;
   std::vector<TypedView> seen_;
 };
 

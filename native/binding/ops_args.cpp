@@ -71,7 +71,7 @@ Napi::Float32Array OpArrays::inout_f32(const Napi::Value& v, const std::string& 
 Napi::Float32Array OpArrays::out_f32(const Napi::Value& given, const std::string& name, int64_t length,
                                      const std::string& expr, const std::vector<std::string>& alias_ok) {
   if (given.IsUndefined()) {
-    auto a = new_f32(c_, fresh_name(name, expr), length);
+    auto a = new_f32(c_, [&] { return fresh_name(name, expr); }, length);
     record(a, name, false, {});
     fresh_.push_back(typed_bytes(a));
     return a;
@@ -86,7 +86,7 @@ Napi::Float32Array OpArrays::out_f32(const Napi::Value& given, const std::string
 Napi::Int32Array OpArrays::out_i32(const Napi::Value& given, const std::string& name, int64_t length,
                                    const std::string& expr) {
   if (given.IsUndefined()) {
-    auto a = new_i32(c_, fresh_name(name, expr), length);
+    auto a = new_i32(c_, [&] { return fresh_name(name, expr); }, length);
     record(a, name, false, {});
     fresh_.push_back(typed_bytes(a));
     return a;

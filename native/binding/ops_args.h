@@ -21,7 +21,7 @@ namespace attnode::binding {
 // the caller's, for overlap checks only.
 class OpArrays {
  public:
-  explicit OpArrays(const ArgContext& c, bool async = false) : c_(c), stage_(async) {}
+  explicit OpArrays(const ArgContext& c, bool async = false) : c_(c), stage_(async), keep_(async) {}
 
   // An input array of any length (its length is checked by the caller, which knows the shape).
   Napi::Float32Array in_f32(const Napi::Value& v, const std::string& name);
