@@ -23,18 +23,22 @@ class Keepalive {
   // persist: the call outlives the JS call that made it (async), so hold references. A sync call
   // ends within its callback, whose handle scope keeps the values alive: plain handles suffice.
   explicit Keepalive(bool persist = true) : persist_(persist) {}
-  void add(const Napi::Value& v) {
-    if (persist_) refs_.push_back(Napi::Persistent(v));
-    else vals_.push_back(v);
-    seen_.push_back(typed_view(v.Env(), v));
+  void add(const Napi::TypedArray& a) {
+    if (persist_) refs_.push_back(Napi::Persistent(static_cast<Napi::Value>(a)));
+    else vals_.push_back(a);
+    seen_.push_back(a.ElementLength());  // cached by node-addon-api: no N-API call
   }
   // Throws a RangeError unless every array kept is still where it was, with its length. The JS
   // wrappers read every option before the addon runs; a caller of the addon's own functions may
   // pass a getter that detaches or shrinks an array after it was checked: refuse, never touch it.
   void check(const ArgContext& c) const {
+    // The length alone tells: a detached view has length 0, a resized buffer keeps its address
+    // (V8 reserves a resizable buffer's maximum) and changes the lengths of the views it shrinks.
     for (size_t i = 0; i < seen_.size(); ++i) {
-      const TypedView now = typed_view(c.env, persist_ ? static_cast<napi_value>(refs_[i].Value()) : static_cast<napi_value>(vals_[i]));
-      if (now.data != seen_[i].data || now.bytes != seen_[i].bytes)
+      size_t now = 0;
+      napi_get_typedarray_info(c.env, persist_ ? static_cast<napi_value>(refs_[i].Value()) : static_cast<napi_value>(vals_[i]),
+                               nullptr, &now, nullptr, nullptr, nullptr);
+      if (now != seen_[i])
         c.range_error("an array argument", "was detached or resized while the arguments were read (by a getter)");
     }
   }
@@ -43,7 +47,7 @@ class Keepalive {
   bool persist_;
   std::vector<Napi::Reference<Napi::Value>> refs_;
   std::vector<Napi::Value> vals_;
-  std::vector<TypedView> seen_;
+  std::vector<size_t> seen_;
 };
 
 class KernelWorker : public Napi::AsyncWorker {

@@ -38,10 +38,9 @@ void OpArrays::record(const Napi::TypedArray& a, const std::string& name, bool i
   spans_.push_back(mine);
 }
 
-bool OpArrays::fresh(const Napi::TypedArray& a) const {
-  const char* p = typed_bytes(a);
+bool OpArrays::fresh(const void* data, size_t bytes) const {
   for (const char* f : fresh_)
-    if (f == p && a.ByteLength() > 0) return true;
+    if (f == data && bytes > 0) return true;
   return false;
 }
 
@@ -73,7 +72,7 @@ Napi::Float32Array OpArrays::out_f32(const Napi::Value& given, const std::string
   if (given.IsUndefined()) {
     auto a = new_f32(c_, [&] { return fresh_name(name, expr); }, length);
     record(a, name, false, {});
-    fresh_.push_back(typed_bytes(a));
+    fresh_.push_back(reinterpret_cast<const char*>(a.Data()));
     return a;
   }
   if (!is_typed(given, napi_float32_array)) c_.type_error(name, "must be a Float32Array, got " + describe(given));
@@ -88,7 +87,7 @@ Napi::Int32Array OpArrays::out_i32(const Napi::Value& given, const std::string& 
   if (given.IsUndefined()) {
     auto a = new_i32(c_, [&] { return fresh_name(name, expr); }, length);
     record(a, name, false, {});
-    fresh_.push_back(typed_bytes(a));
+    fresh_.push_back(reinterpret_cast<const char*>(a.Data()));
     return a;
   }
   if (!is_typed(given, napi_int32_array)) c_.type_error(name, "must be an Int32Array, got " + describe(given));

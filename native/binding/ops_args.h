@@ -41,16 +41,15 @@ class OpArrays {
   Staging& stage() { return stage_; }
   // What the kernel reads / writes for an array returned above (see Staging).
   template <typename T>
-  const T* read(const Napi::TypedArray& a, const std::string& name) { return stage_.in<T>(c_, a, name); }
+  const T* read(const Napi::TypedArrayOf<T>& a, const std::string& name) { return stage_.in<T>(c_, a, name); }
   template <typename T>
-  const T* copy(const Napi::TypedArray& a, const std::string& name) { return stage_.copy<T>(c_, a, name); }
+  const T* copy(const Napi::TypedArrayOf<T>& a, const std::string& name) { return stage_.copy<T>(c_, a, name); }
   // Right before the kernel runs: every array still as checked (Keepalive::check).
   void seal() const { keep_.check(c_); }
   const Keepalive& keep() const { return keep_; }
   template <typename T>
-  T* write(const Napi::TypedArray& a, const std::string& name, bool read_too) {
-    return fresh(a) ? static_cast<T*>(const_cast<void*>(static_cast<const void*>(typed_bytes(a))))
-                    : stage_.out<T>(c_, a, name, read_too);
+  T* write(const Napi::TypedArrayOf<T>& a, const std::string& name, bool read_too) {
+    return fresh(a.Data(), a.ByteLength()) ? const_cast<T*>(a.Data()) : stage_.out<T>(c_, a, name, read_too);
   }
 
  private:
@@ -63,7 +62,7 @@ class OpArrays {
   void record(const Napi::TypedArray& a, const std::string& name, bool input,
               const std::vector<std::string>& alias_ok);
 
-  bool fresh(const Napi::TypedArray& a) const;
+  bool fresh(const void* data, size_t bytes) const;
 
   ArgContext c_;
   Staging stage_;

@@ -20,34 +20,35 @@ TypedView typed_view(napi_env env, napi_value array) {
   return {static_cast<char*>(data), length * elem};
 }
 
-const void* Staging::input(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
-  if (!copy_) return typed_view(a.Env(), a).data;
-  return copy_of(c, a, name);
+static void check_unchanged(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
+  size_t now = 0;
+  napi_get_typedarray_info(c.env, a, nullptr, &now, nullptr, nullptr, nullptr);
+  if (now != a.ElementLength()) c.range_error(name, "was detached or resized while the arguments were read (by a getter)");
 }
 
-const void* Staging::copy_of(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
-  const TypedView v = typed_view(a.Env(), a);
-  NativeBuffer copy = native_buffer(c, name, static_cast<int64_t>(v.bytes));
-  if (v.bytes) std::memcpy(copy.get(), v.data, v.bytes);
+const void* Staging::copy_of(const ArgContext& c, const Napi::TypedArray& a, const void* data, size_t bytes,
+                             const std::string& name) {
+  check_unchanged(c, a, name);
+  NativeBuffer copy = native_buffer(c, name, static_cast<int64_t>(bytes));
+  if (bytes) std::memcpy(copy.get(), data, bytes);
   copies_.push_back(std::move(copy));
   return copies_.back().get();
 }
 
-void* Staging::output(const ArgContext& c, const Napi::TypedArray& a, const std::string& name, bool read,
-                      int64_t rows, int64_t row_elems, int64_t ld) {
-  const TypedView v = typed_view(a.Env(), a);
-  if (!scratch_) return v.data;
-  const int64_t elem = static_cast<int64_t>(a.ElementSize());
-  NativeBuffer scratch = native_buffer(c, name, static_cast<int64_t>(v.bytes));
-  if (read && v.bytes) std::memcpy(scratch.get(), v.data, v.bytes);
+void* Staging::output(const ArgContext& c, const Napi::TypedArray& a, const void* data, size_t bytes, size_t elem_size,
+                      const std::string& name, bool read, int64_t rows, int64_t row_elems, int64_t ld) {
+  const int64_t elem = static_cast<int64_t>(elem_size);
+  if (read) check_unchanged(c, a, name);
+  NativeBuffer scratch = native_buffer(c, name, static_cast<int64_t>(bytes));
+  if (read && bytes) std::memcpy(scratch.get(), data, bytes);
   char* p = scratch.get();
   if (ld <= 0) {  // packed: the whole array
     rows = 1;
-    row_elems = static_cast<int64_t>(v.bytes) / elem;
+    row_elems = static_cast<int64_t>(bytes) / elem;
     ld = row_elems;
   }
-  back_.push_back(Back{Napi::Persistent(static_cast<Napi::Value>(a)), std::move(scratch), v.data, v.bytes, rows,
-                       row_elems * elem, ld * elem, name});
+  back_.push_back(Back{Napi::Persistent(static_cast<Napi::Value>(a)), std::move(scratch), static_cast<const char*>(data), bytes,
+                       rows, row_elems * elem, ld * elem, name});
   return p;
 }
 

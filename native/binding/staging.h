@@ -28,29 +28,30 @@ class Staging {
 
   // The elements the kernel reads for input `a`: a's own, or (copying) a copy made now. Checks
   // of the values (ids in range, finite) must run on what this returns.
-  const void* input(const ArgContext& c, const Napi::TypedArray& a, const std::string& name);
+  // (Typed: node-addon-api caches an array's data pointer and length, so the sync path makes no
+  // N-API call; this runs for every array of every call.)
   template <typename T>
-  const T* in(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
-    return static_cast<const T*>(input(c, a, name));
+  const T* in(const ArgContext& c, const Napi::TypedArrayOf<T>& a, const std::string& name) {
+    if (!copy_) return a.Data();
+    return static_cast<const T*>(copy_of(c, a, a.Data(), a.ByteLength(), name));
   }
 
   // A copy of input `a` made now, sync or async: for ids and lengths the kernel trusts as
   // indices, so that nothing the caller runs after the check (a getter) can change them.
   template <typename T>
-  const T* copy(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
-    return static_cast<const T*>(copy_of(c, a, name));
+  const T* copy(const ArgContext& c, const Napi::TypedArrayOf<T>& a, const std::string& name) {
+    return static_cast<const T*>(copy_of(c, a, a.Data(), a.ByteLength(), name));
   }
 
   // The elements the kernel writes for the caller's array `a`: a's own, or (copying) scratch that
   // finish() copies back. `read`: the kernel also reads them (updated in place), so the scratch
   // starts as a copy. A row-strided output (ld > 0) is `rows` rows of `row_elems` elements, ld
   // apart: only those are copied back (other columns may be another output of the same call).
-  void* output(const ArgContext& c, const Napi::TypedArray& a, const std::string& name, bool read,
-               int64_t rows = 1, int64_t row_elems = -1, int64_t ld = 0);
   template <typename T>
-  T* out(const ArgContext& c, const Napi::TypedArray& a, const std::string& name, bool read, int64_t rows = 1,
+  T* out(const ArgContext& c, const Napi::TypedArrayOf<T>& a, const std::string& name, bool read, int64_t rows = 1,
          int64_t row_elems = -1, int64_t ld = 0) {
-    return static_cast<T*>(output(c, a, name, read, rows, row_elems, ld));
+    if (!scratch_) return const_cast<T*>(a.Data());
+    return static_cast<T*>(output(c, a, a.Data(), a.ByteLength(), sizeof(T), name, read, rows, row_elems, ld));
   }
 
   // Main thread, after the kernel ran: copies the scratch outputs back. A destination that was
@@ -58,7 +59,12 @@ class Staging {
   void finish(const ArgContext& c);
 
  private:
-  const void* copy_of(const ArgContext& c, const Napi::TypedArray& a, const std::string& name);
+  // Copies read the array's memory now: they first check it is still there (a getter of the
+  // caller's may have detached it since node-addon-api cached its pointer).
+  const void* copy_of(const ArgContext& c, const Napi::TypedArray& a, const void* data, size_t bytes,
+                      const std::string& name);
+  void* output(const ArgContext& c, const Napi::TypedArray& a, const void* data, size_t bytes, size_t elem,
+               const std::string& name, bool read, int64_t rows, int64_t row_elems, int64_t ld);
   struct Back {
     Napi::Reference<Napi::Value> array;
     NativeBuffer scratch;
