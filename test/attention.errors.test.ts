@@ -4,8 +4,7 @@
 // batches run in child processes, so a native crash fails this test with its output instead of
 // killing the runner.
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs module without types
-import { formatSummary, runFuzz } from './fuzz/run.mjs';
+import { expectCleanRun, runFuzz } from './helpers/fuzz.js';
 import { kernels } from '../dist/index.js';
 import { Rng, randn } from './helpers/random.js';
 
@@ -282,11 +281,7 @@ describe('fuzz: random garbage never crashes the process', () => {
       calls: 5000, seed: 20240611, batch: 2500, jobs: 2, threads: 2, memKb: 2_000_000, hangMs: 60_000, quiet: true,
       only: 'attentionForward,attentionForwardAsync,attentionBackward,attentionBackwardAsync',
     });
-    const report = formatSummary(t);
-    expect(t.calls, report).toBe(5000);
-    expect(t.crashes, report).toBe(0);
-    expect(t.hangs, report).toBe(0);
-    expect(t.failures, report).toBe(0);
+    const report = expectCleanRun(t, 5000);
     expect(t.ok, report).toBeGreaterThan(500);
   }, 180_000);
 });

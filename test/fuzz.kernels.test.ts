@@ -5,13 +5,7 @@
 // batch runs in its own process, so a native crash or hang is counted instead of ending the run.
 // A short seeded run here; `npm run fuzz` is the long one (1,000,000 calls).
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs module without types
-import { formatSummary, runFuzz } from './fuzz/run.mjs';
-
-interface FuzzSummary {
-  calls: number; ok: number; rejected: number; getterErrors: number; crashes: number; hangs: number; failures: number;
-  skippedCalls: number; findings: { kind: string }[];
-}
+import { expectCleanRun, formatFuzzSummary, runFuzz, type FuzzSummary } from './helpers/fuzz.js';
 
 describe('kernel fuzz', () => {
   it('sees a crash, a hang and an unsettled promise in a child (the runner itself)', async () => {
@@ -21,7 +15,7 @@ describe('kernel fuzz', () => {
       try {
         const t: FuzzSummary = await runFuzz({ calls: 6, batch: 6, jobs: 1, seed: 5, hangMs: 1500, quiet: true });
         expect(t.calls).toBe(6);
-        expect(t.findings.map((f) => f.kind), formatSummary(t)).toContain(want);
+        expect(t.findings.map((f) => f.kind), formatFuzzSummary(t)).toContain(want);
         kinds.push(want);
       } finally {
         delete process.env.FUZZ_SELFTEST;
@@ -35,11 +29,7 @@ describe('kernel fuzz', () => {
     // (a clean RangeError) instead of being computed for seconds; a call silent for 60 s is a hang.
     const t: FuzzSummary = await runFuzz({ calls: 24_000, seed: 20261203, batch: 3000, jobs: 2, memKb: 2_000_000,
       hangMs: 60_000, quiet: true });
-    const report = formatSummary(t);
-    expect(t.calls, report).toBe(24_000);
-    expect(t.crashes, report).toBe(0);
-    expect(t.hangs, report).toBe(0);
-    expect(t.failures, report).toBe(0);
+    const report = expectCleanRun(t, 24_000);
     expect(t.skippedCalls, report).toBe(0);
     // The mutations must not all be caught by one trivial check: many calls get through.
     expect(t.ok, report).toBeGreaterThan(5000);

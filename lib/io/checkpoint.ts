@@ -51,6 +51,7 @@ import path from 'node:path';
 import { syncDir } from './atomic.js';
 import { CheckpointError } from './errors.js';
 import { checkJsonObject, type JsonObject } from './json.js';
+import { statOrThrow } from './stat.js';
 import { encodeSafetensorsChunks, parseSafetensors, type Float32Tensor, type SafetensorsFile } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'attnode-checkpoint';
@@ -160,15 +161,7 @@ function pidAlive(pid: number): boolean {
 
 /** Throws a CheckpointError unless `dir` is an existing directory. */
 export async function checkCheckpointDir(dir: string): Promise<void> {
-  let st: fs.Stats;
-  try {
-    st = await fs.promises.stat(dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CheckpointError('missing-file', dir, undefined, 'no such directory');
-    if (code === 'ENOTDIR') throw new CheckpointError('not-a-directory', dir, undefined, 'is not a directory (a part of the path is a file)');
-    throw e;
-  }
+  const st = await statOrThrow(dir, 'no such directory');
   if (!st.isDirectory()) throw new CheckpointError('not-a-directory', dir, undefined, 'is a file, not a directory');
 }
 

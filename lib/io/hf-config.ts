@@ -7,10 +7,9 @@
  * representation (per-side head counts or FFN sizes, an unknown activation, another model type)
  * are errors.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { CheckpointError } from './errors.js';
 import { readJsonFile } from './json.js';
+import { statOrThrow } from './stat.js';
 import { validateConfig, type Activation, type NormPlacement, type Seq2SeqConfig } from './config.js';
 
 export type HfModelType = 'marian' | 'bart' | 'mbart' | 'pegasus';
@@ -212,15 +211,7 @@ export function mapHfConfig(hf: unknown, source = 'config.json'): HfSeq2SeqImpor
  * (`missing-file`, `not-a-directory`).
  */
 export async function readHfConfig(dirOrFile: string): Promise<HfSeq2SeqImport> {
-  let stat: fs.Stats;
-  try {
-    stat = await fs.promises.stat(dirOrFile);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CheckpointError('missing-file', dirOrFile, undefined, 'no such model folder or config file');
-    if (code === 'ENOTDIR') throw new CheckpointError('not-a-directory', dirOrFile, undefined, 'is not a directory (a part of the path is a file)');
-    throw e;
-  }
+  const stat = await statOrThrow(dirOrFile, 'no such model folder or config file');
   const file = stat.isDirectory() ? path.join(dirOrFile, 'config.json') : dirOrFile;
   return mapHfConfig(await readJsonFile(file), file);
 }

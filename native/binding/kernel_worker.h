@@ -32,13 +32,9 @@ class Keepalive {
   // wrappers read every option before the addon runs; a caller of the addon's own functions may
   // pass a getter that detaches or shrinks an array after it was checked: refuse, never touch it.
   void check(const ArgContext& c) const {
-    // The length alone tells: a detached view has length 0, a resized buffer keeps its address
-    // (V8 reserves a resizable buffer's maximum) and changes the lengths of the views it shrinks.
     for (size_t i = 0; i < seen_.size(); ++i) {
-      size_t now = 0;
-      napi_get_typedarray_info(c.env, persist_ ? static_cast<napi_value>(refs_[i].Value()) : static_cast<napi_value>(vals_[i]),
-                               nullptr, &now, nullptr, nullptr, nullptr);
-      if (now != seen_[i])
+      const napi_value v = persist_ ? static_cast<napi_value>(refs_[i].Value()) : static_cast<napi_value>(vals_[i]);
+      if (!same_length(c.env, v, seen_[i]))
         c.range_error("an array argument", "was detached or resized while the arguments were read (by a getter)");
     }
   }

@@ -4,26 +4,16 @@
 
 namespace attnode::binding {
 
-TypedView typed_view(napi_env env, napi_value array) {
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* data = nullptr;
-  // No buffer or offset asked for: creating the ArrayBuffer's handle is most of this call's cost.
-  if (napi_get_typedarray_info(env, array, &type, &length, &data, nullptr, nullptr) != napi_ok) return {nullptr, 0};
-  size_t elem = 1;
-  switch (type) {
-    case napi_int16_array: case napi_uint16_array: elem = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-    default: elem = 1;
-  }
-  return {static_cast<char*>(data), length * elem};
+bool same_length(napi_env env, napi_value array, size_t length) {
+  size_t now = 0;
+  return napi_get_typedarray_info(env, array, nullptr, &now, nullptr, nullptr, nullptr) == napi_ok && now == length;
 }
 
+// Copies read the array's memory now: a getter may have detached it since node-addon-api cached
+// its pointer.
 static void check_unchanged(const ArgContext& c, const Napi::TypedArray& a, const std::string& name) {
-  size_t now = 0;
-  napi_get_typedarray_info(c.env, a, nullptr, &now, nullptr, nullptr, nullptr);
-  if (now != a.ElementLength()) c.range_error(name, "was detached or resized while the arguments were read (by a getter)");
+  if (!same_length(c.env, a, a.ElementLength()))
+    c.range_error(name, "was detached or resized while the arguments were read (by a getter)");
 }
 
 const void* Staging::copy_of(const ArgContext& c, const Napi::TypedArray& a, const void* data, size_t bytes,
@@ -47,15 +37,14 @@ void* Staging::output(const ArgContext& c, const Napi::TypedArray& a, const void
     row_elems = static_cast<int64_t>(bytes) / elem;
     ld = row_elems;
   }
-  back_.push_back(Back{Napi::Persistent(static_cast<Napi::Value>(a)), std::move(scratch), static_cast<const char*>(data), bytes,
-                       rows, row_elems * elem, ld * elem, name});
+  back_.push_back(Back{Napi::Persistent(static_cast<Napi::Value>(a)), std::move(scratch), static_cast<const char*>(data),
+                       a.ElementLength(), rows, row_elems * elem, ld * elem, name});
   return p;
 }
 
 void Staging::finish(const ArgContext& c) {
   for (const Back& b : back_) {
-    const TypedView now = typed_view(c.env, b.array.Value());
-    if (now.data != b.data || now.bytes != b.bytes)
+    if (!same_length(c.env, b.array.Value(), b.length))
       c.range_error(b.name, "was detached, transferred or resized before the call settled: its result is lost");
   }
   for (Back& b : back_) {

@@ -19,12 +19,8 @@ namespace attnode::binding {
 
 class Staging {
  public:
-  // copy: inputs are copied (async). scratch_outputs: caller outputs are written through scratch
-  // copied back by finish() (async; and sync calls that may still fail after the kernel ran, so
-  // that a rejected call leaves the caller's arrays as they were).
-  explicit Staging(bool copy = false) : Staging(copy, copy) {}
-  Staging(bool copy, bool scratch_outputs) : copy_(copy), scratch_(scratch_outputs) {}
-  bool copying() const { return copy_; }
+  // copy (async): inputs are copied, caller outputs written through scratch that finish() copies back.
+  explicit Staging(bool copy = false) : copy_(copy) {}
 
   // The elements the kernel reads for input `a`: a's own, or (copying) a copy made now. Checks
   // of the values (ids in range, finite) must run on what this returns.
@@ -50,7 +46,7 @@ class Staging {
   template <typename T>
   T* out(const ArgContext& c, const Napi::TypedArrayOf<T>& a, const std::string& name, bool read, int64_t rows = 1,
          int64_t row_elems = -1, int64_t ld = 0) {
-    if (!scratch_) return const_cast<T*>(a.Data());
+    if (!copy_) return const_cast<T*>(a.Data());
     return static_cast<T*>(output(c, a, a.Data(), a.ByteLength(), sizeof(T), name, read, rows, row_elems, ld));
   }
 
@@ -68,21 +64,19 @@ class Staging {
   struct Back {
     Napi::Reference<Napi::Value> array;
     NativeBuffer scratch;
-    const char* data;  // where the array's elements were when the call started
-    size_t bytes;      // its byte length then
+    const char* data;  // where the array's elements are (while its length is unchanged)
+    size_t length;     // its length in elements when the call started
     int64_t rows, row_bytes, ld_bytes;
     std::string name;
   };
-  bool copy_, scratch_;
+  bool copy_;
   std::vector<NativeBuffer> copies_;
   std::vector<Back> back_;
 };
 
-// A typed array's elements and byte length right now (0 bytes once detached).
-struct TypedView {
-  char* data;
-  size_t bytes;
-};
-TypedView typed_view(napi_env env, napi_value array);
+// Whether typed array `array` still has `length` elements, as when it was checked. The length
+// alone tells: a detached view has length 0, and a resizable buffer keeps its address (V8 reserves
+// its maximum) while changing the lengths of the views it shrinks.
+bool same_length(napi_env env, napi_value array, size_t length);
 
 }  // namespace attnode::binding
