@@ -1,7 +1,7 @@
 // attnode: masked multi-head attention and encoder-decoder Transformers for Node.js.
 export { kernels } from './kernels.js';
 export type {
-  AttentionShape, AttentionOptions, AttentionForwardOptions, AttentionBackwardOptions,
+  AttentionShape, AttentionOptions, AttentionForwardOptions, AttentionBackwardOptions, AttentionWindow, BlockLayout,
   AttentionForwardResult, AttentionBackwardResult, Broadcast,
 } from './kernels.js';
 export type * from './opkernels/types.js';

@@ -52,12 +52,44 @@ export interface AttentionOptions {
   mask?: Broadcast<Uint8Array>;
   /** Added to the scaled scores; -Infinity blocks. */
   bias?: Broadcast<Float32Array>;
+  /**
+   * Sliding-window (local) attention: with c = i + (kvLen - qLen), key j is visible only when
+   * c - left <= j <= c + right. Missing sides are 0; with `causal` only `left` matters. Derived in
+   * the kernel (never materialised); tiles outside the band are skipped, so cost is O(T x window).
+   */
+  window?: AttentionWindow;
+  /**
+   * Longformer/BigBird global tokens, with `window`: keys j < globalTokens are visible to every
+   * query and queries i < globalTokens see every key, as far as the window goes (causal, lengths,
+   * key mask, static mask and block layout still apply).
+   */
+  globalTokens?: number;
+  /** A static block-sparse layout: blocks that are 0 are blocked whole, and skipped. */
+  blockLayout?: BlockLayout;
   /** Score scale; default 1/sqrt(headDim). */
   scale?: number;
   /** Attention-probability dropout in [0, 1). */
   dropout?: number;
   /** Dropout seed: the keep/drop of (b, h, i, j) depends only on it. */
   seed?: number | bigint;
+}
+
+/** The band of `AttentionOptions.window`: keys left of and right of the (bottom-right aligned) diagonal. */
+export interface AttentionWindow {
+  left?: number;
+  right?: number;
+}
+
+/**
+ * [ceil(qLen / blockQ), ceil(kvLen / blockK)] bytes, row-major: 1 = the block of queries
+ * [r * blockQ, (r + 1) * blockQ) and keys [c * blockK, (c + 1) * blockK) may attend, 0 = blocked.
+ * Shared by every batch entry and head. Any block sizes work; multiples of 64 (the kernel's tile)
+ * skip the most work.
+ */
+export interface BlockLayout {
+  data: Uint8Array;
+  blockQ: number;
+  blockK: number;
 }
 
 export interface AttentionForwardOptions extends AttentionOptions {
@@ -82,7 +114,8 @@ export interface AttentionBackwardResult {
 
 const BROADCAST_KEYS = ['data', 'batch', 'heads'];
 const OPTION_KEYS: KeySpec = ['causal', 'keyLengths', 'keyMask', 'queryLengths', ['mask', BROADCAST_KEYS],
-  ['bias', BROADCAST_KEYS], 'scale', 'dropout', 'seed'];
+  ['bias', BROADCAST_KEYS], ['window', ['left', 'right']], 'globalTokens', ['blockLayout', ['data', 'blockQ', 'blockK']],
+  'scale', 'dropout', 'seed'];
 const FORWARD_KEYS: KeySpec = [...OPTION_KEYS, ['into', ['out', 'lse']]];
 const BACKWARD_KEYS: KeySpec = [...OPTION_KEYS, ['into', ['dq', 'dk', 'dv']]];
 const SHAPE_KEYS = ['batch', 'heads', 'kvHeads', 'qLen', 'kvLen', 'headDim', 'qStride', 'kStride', 'vStride'];
