@@ -1,6 +1,8 @@
 // MultiHeadAttention, self or cross. Self-attention runs one fused QKV projection; the q, k and v
 // parts stay separate named parameters (views into one buffer) so checkpoints read like Hugging
-// Face's. Grouped-query heads: k and v have kvHeads * headDim columns.
+// Face's. Grouped-query heads: k and v have kvHeads * headDim columns. A mixed decoder layer's
+// attention (issue 16) is built as a cross-attention (q from the decoder, fused k|v) whose memory is
+// [encoder output; decoder states] of each row: one set of k/v weights for both.
 import { kernels, type AttentionOptions } from '../kernels.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
@@ -94,12 +96,32 @@ export class MultiHeadAttention extends Module {
    */
   stepSelf(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, residual: Tensor | null = null): Tensor {
     if (!this.isSelf) throw new TypeError('MultiHeadAttention.stepSelf: this is a cross-attention');
-    const kvd = this.kvHeads * this.headDim, rows = cache.rows, len = cache.length + 1;
+    const kvd = this.kvHeads * this.headDim, rows = cache.rows;
     const [q, k, v] = ops.projectParts(x, this.qkv!, this.qkvBias, [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
-    layer.append(cache.pending, rows, cache.length, ops.data(k), ops.data(v));
-    const kv = layer.selfKeys(rows, len);
-    // Every cached key is visible to the one new query (the causal rule with Tq = 1): no mask.
-    const { out } = this.stepAttention(q, kv.k, kv.v, rows, 1, len, {});
+    layer.append(cache.pending, rows, ops.data(k), ops.data(v));
+    const kv = layer.selfKeys(rows);
+    // Every cached key is visible to the one new query (the causal rule with Tq = 1; with a window
+    // the cache holds exactly the global tokens and the window): no mask.
+    const { out } = this.stepAttention(q, kv.k, kv.v, rows, 1, layer.stored, {});
+    return this.outProj.forward(out, { residual });
+  }
+
+  /**
+   * A mixed layer's step: x [rows, dModel] (the newest position of each row) attends, in one call,
+   * over the row's [source; prefix] K/V in its cache (source padding through keyMask), after
+   * appending its own K/V. With `weights` [rows * srcLen], adds the probabilities of the source
+   * keys averaged over heads (they sum to less than 1: the rest went to the prefix).
+   */
+  stepMixed(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, weights: Float32Array | null,
+    residual: Tensor | null = null): Tensor {
+    if (this.isSelf) throw new TypeError('MultiHeadAttention.stepMixed: this is a self-attention');
+    const kvd = this.kvHeads * this.headDim, rows = cache.rows;
+    const q = this.q!.forward(x);
+    const [k, v] = ops.projectParts(x, this.kv!, this.kvBias, [kvd, kvd]) as [Tensor, Tensor];
+    layer.append(cache.pending, rows, ops.data(k), ops.data(v));
+    const kv = layer.selfKeys(rows), kvLen = layer.stored;
+    const { out, lse } = this.stepAttention(q, kv.k, kv.v, rows, 1, kvLen, { keyMask: cache.mixedKeyMask(kvLen - cache.srcLen) });
+    if (weights) this.addWeights(ops.data(q), kv.k, lse, cache, weights, { keyRows: rows, keysPerRow: kvLen, group: 1 });
     return this.outProj.forward(out, { residual });
   }
 
@@ -115,7 +137,7 @@ export class MultiHeadAttention extends Module {
     const q = this.q!.forward(x);
     const { out, lse } = this.stepAttention(q, layer.crossK, layer.crossV, cache.memoryRows, cache.group, cache.srcLen,
       { keyLengths: cache.srcLengths, ...(cache.srcMask ? { keyMask: cache.srcMask } : {}) });
-    if (weights) this.addWeights(ops.data(q), layer.crossK, lse, cache, weights);
+    if (weights) this.addWeights(ops.data(q), layer.crossK, lse, cache, weights, { keyRows: cache.memoryRows, keysPerRow: cache.srcLen, group: cache.group });
     return this.outProj.forward(out, { residual });
   }
 
@@ -130,11 +152,15 @@ export class MultiHeadAttention extends Module {
 
   // Recomputes the probabilities from the kernel's lse rather than asking the kernel for a
   // [Tq, Tk] matrix it never forms: O(rows * heads * srcLen * headDim), only when asked.
-  private addWeights(q: Float32Array, k: Float32Array, lse: Float32Array, cache: DecoderKvCache, weights: Float32Array): void {
-    const H = this.heads, D = this.headDim, per = H / this.kvHeads, kvd = this.kvHeads * D, T = cache.srcLen, G = cache.group;
-    const scale = 1 / Math.sqrt(D);
-    for (let m = 0; m < cache.memoryRows; ++m) {
-      const len = cache.srcLengths[m]!, mask = cache.srcMask;
+  // Keys: `keyRows` rows of `keysPerRow` keys whose first srcLen are the source's; the kernel call
+  // had batch = keyRows and qLen = group (cross: memory rows and beams; mixed: rows and 1).
+  private addWeights(q: Float32Array, k: Float32Array, lse: Float32Array, cache: DecoderKvCache, weights: Float32Array,
+    keys: { keyRows: number; keysPerRow: number; group: number }): void {
+    const H = this.heads, D = this.headDim, per = H / this.kvHeads, kvd = this.kvHeads * D, T = cache.srcLen;
+    const G = keys.group, P = keys.keysPerRow, scale = 1 / Math.sqrt(D);
+    for (let m = 0; m < keys.keyRows; ++m) {
+      const mem = Math.floor((m * G) / cache.group);  // the memory row of these queries
+      const len = cache.srcLengths[mem]!, mask = cache.srcMask;
       for (let g = 0; g < G; ++g) {
         const r = m * G + g;
         for (let h = 0; h < H; ++h) {
@@ -142,8 +168,8 @@ export class MultiHeadAttention extends Module {
           if (l === -Infinity) continue;
           const qo = r * this.dModel + h * D, ko = Math.floor(h / per) * D;
           for (let j = 0; j < len; ++j) {
-            if (mask && mask[m * T + j] === 0) continue;
-            const kb = (m * T + j) * kvd + ko;
+            if (mask && mask[mem * T + j] === 0) continue;
+            const kb = (m * P + j) * kvd + ko;
             let s = 0;
             for (let d = 0; d < D; ++d) s += q[qo + d]! * k[kb + d]!;
             weights[r * T + j]! += Math.exp(s * scale - l) / H;

@@ -2,6 +2,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import os from 'node:os';
 import type { ActivationKind } from '../opkernels/elementwise.js';
+import { SPARSE_FIELDS, checkSparseAttention } from './config-attention.js';
 
 export interface Seq2SeqModelConfig {
   srcVocab: number;
@@ -41,6 +42,41 @@ export interface Seq2SeqModelConfig {
   layerNormEmbedding: boolean;
   /** Logits add a learned [1, tgtVocab] bias, `final_logits_bias` (Marian and BART checkpoints). Default false. */
   finalLogitsBias: boolean;
+  /**
+   * Sparse encoder self-attention (issue 16): a sliding window of `left` keys before and `right`
+   * after each position, plus `globalTokens` leading positions that see and are seen by every
+   * position (Longformer). Absent: full attention.
+   */
+  encoderAttention?: EncoderAttentionConfig;
+  /**
+   * Sparse decoder self-attention: each position sees itself and the `left` positions before it,
+   * plus the first `globalTokens` positions. Incremental decoding then keeps only those positions
+   * in the KV cache, so decoding memory is bounded by the window. Absent: full causal attention.
+   * Not combinable with decoderAttention 'mixed'.
+   */
+  decoderSelfAttention?: DecoderSelfAttentionConfig;
+  /**
+   * 'separate' (default): each decoder layer has causal self-attention, then cross-attention over
+   * the encoder output. 'mixed' (Layer-wise Coordination, He et al. 2018): one attention per decoder
+   * layer whose keys and values are [encoder output; decoder prefix], one kernel call; the encoder
+   * and decoder states go through the same k/v projections (as in the paper), and the layer has no
+   * encoder_attn.
+   */
+  decoderAttention?: 'separate' | 'mixed';
+}
+
+/** A sliding window: keys from `left` before to `right` after the query's position. */
+export interface EncoderAttentionConfig {
+  window?: { left: number; right: number };
+  /** Leading positions that attend to and are attended by every position; needs `window`. */
+  globalTokens?: number;
+}
+
+/** The causal window: the query's position and the `left` before it. */
+export interface DecoderSelfAttentionConfig {
+  window?: { left: number };
+  /** Leading positions every later position also sees; needs `window`. */
+  globalTokens?: number;
 }
 
 export const defaultModelConfig: Omit<Seq2SeqModelConfig, 'srcVocab' | 'tgtVocab'> = {
@@ -54,7 +90,7 @@ const INT_FIELDS = ['srcVocab', 'tgtVocab', 'dModel', 'heads', 'ffDim', 'encoder
 
 /** Fills defaults and checks every field; throws a TypeError/RangeError naming the field. */
 export function resolveModelConfig(c: Partial<Seq2SeqModelConfig> & { srcVocab: number; tgtVocab: number }): Seq2SeqModelConfig {
-  const known = new Set([...Object.keys(defaultModelConfig), 'srcVocab', 'tgtVocab', 'kvHeads', 'decoderStartId']);
+  const known = new Set([...Object.keys(defaultModelConfig), 'srcVocab', 'tgtVocab', 'kvHeads', 'decoderStartId', ...SPARSE_FIELDS]);
   for (const k of Object.keys(c)) if (!known.has(k)) throw new TypeError(`model config: unknown field '${k}'`);
   const r = { ...defaultModelConfig, ...c } as Seq2SeqModelConfig;
   for (const f of INT_FIELDS) {
@@ -78,6 +114,7 @@ export function resolveModelConfig(c: Partial<Seq2SeqModelConfig> & { srcVocab: 
   for (const f of ['layerNormEmbedding', 'finalLogitsBias', 'tieEmbeddings', 'scaleEmbedding'] as const)
     if (typeof r[f] !== 'boolean') throw new TypeError(`model config: ${f} must be a boolean, got ${String(r[f])}`);
   if (!Number.isInteger(r.seed)) throw new RangeError(`model config: seed must be an integer, got ${String(r.seed)}`);
+  checkSparseAttention(r);
   checkParameterBytes(r);
   return r;
 }

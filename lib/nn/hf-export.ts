@@ -41,6 +41,11 @@ function mismatches(c: Seq2SeqModelConfig, type: HfModelType): string[] {
   if (a.positions === 'sinusoidal') need('sinusoidLayout', 'halves');
   need('positionOffset', a.offset);
   need('layerNormEmbedding', a.lnEmbed);
+  // transformers' Marian/BART attend densely and have cross-attention: a sparse or mixed model
+  // would compute something else there, so it is refused rather than exported approximately.
+  if (c.encoderAttention?.window) out.push(`encoderAttention has a window: ${type} has only full encoder attention`);
+  if (c.decoderSelfAttention?.window) out.push(`decoderSelfAttention has a window: ${type} has only full decoder self-attention`);
+  if (c.decoderAttention === 'mixed') out.push(`decoderAttention is 'mixed': ${type} needs 'separate' (self- and cross-attention)`);
   if (type !== 'marian') {
     need('tieEmbeddings', true);  // the encoder, decoder and output share model.shared
     if (c.srcVocab !== c.tgtVocab) out.push(`srcVocab (${c.srcVocab}) and tgtVocab (${c.tgtVocab}) differ: ${type} has one vocabulary`);

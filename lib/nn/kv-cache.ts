@@ -1,13 +1,26 @@
 // The key/value cache of incremental decoding (DESIGN.md, "Model contract"). Per decoder layer:
-// - self-attention K/V of every position fed so far, compact [rows, length, kvd] so the attention
-//   kernel reads exactly `length` keys (its key-length mask still walks masked tiles, so a
-//   preallocated [rows, capacity, kvd] slab with keyLengths would cost O(capacity) per step);
+// - self-attention K/V of the positions the next query may see, compact [rows, stored, kvd] so the
+//   attention kernel reads exactly those keys with no mask (its key-length mask still walks masked
+//   tiles, so a preallocated [rows, capacity, kvd] slab with keyLengths would cost O(capacity) per
+//   step). With a decoder window (issue 16) only the first `pinned` positions (global tokens) and
+//   the last `recent` ones are kept: a sliding copy, so memory is bounded by the window;
 // - cross-attention K/V of the encoder memory, [memoryRows, srcLen, kvd], computed once.
+// A mixed decoder layer (decoderAttention 'mixed') has no cross-attention: its keys are [source;
+// prefix] of each row, so its self buffer starts with the srcLen source K/V of the row's memory
+// (pinned, never dropped) and the prefix is appended behind them.
 // Appending a position re-lays the self K/V out into a spare buffer ([rows, t] -> [rows, t+1]):
 // that copy is O(t) per step, like the attention itself, and it also applies any pending row
-// selection (beam reordering, dropping finished rows) for free.
+// selection (beam reordering, dropping finished rows) for free, and drops the position that left
+// the window.
 // Decoder rows come in groups of `group` consecutive rows that share one memory row (the beams of
 // one source), so cross-attention runs as batch = memoryRows, qLen = group over shared K/V.
+
+/** Which self-attention positions a layer keeps: the first `pinned` and the last `recent`. */
+export interface KvRetention {
+  pinned: number;
+  /** Infinity: every position (full attention). */
+  recent: number;
+}
 
 /** Self-attention K/V of one layer: current and spare buffers (ping-pong). */
 interface SelfKv {
@@ -23,45 +36,85 @@ export class LayerKvCache {
   crossK: Float32Array = new Float32Array(0);
   crossV: Float32Array = new Float32Array(0);
   private self: SelfKv = { k: new Float32Array(0), v: new Float32Array(0), spareK: new Float32Array(0), spareV: new Float32Array(0) };
+  /** Positions per row in the self buffer (at most pinned + recent). */
+  stored = 0;
 
-  constructor(readonly kvd: number) {}
+  constructor(readonly kvd: number, readonly retention: KvRetention = { pinned: 0, recent: Infinity }) {}
 
-  /** Cached self keys/values [rows, length, kvd] (valid after the step's append). */
-  selfKeys(rows: number, length: number): { k: Float32Array; v: Float32Array } {
-    const n = rows * length * this.kvd;
+  /** Cached self keys/values [rows, stored, kvd] (valid after the step's append). */
+  selfKeys(rows: number): { k: Float32Array; v: Float32Array } {
+    const n = rows * this.stored * this.kvd;
     return { k: this.self.k.subarray(0, n), v: this.self.v.subarray(0, n) };
+  }
+
+  /** Floats held by the self buffers (current and spare, keys and values): what the window bounds. */
+  get selfFloats(): number {
+    const s = this.self;
+    return s.k.length + s.v.length + s.spareK.length + s.spareV.length;
   }
 
   /**
    * Appends one position per row: new row r = old row from[r] (identity when from is null) with
-   * newK/newV [rows, kvd] (row r's key and value of the new position) behind it.
+   * newK/newV [rows, kvd] (row r's key and value of the new position) behind it. When the row is
+   * full (pinned + recent positions), the oldest position after the pinned ones is dropped.
    */
-  append(from: Int32Array | null, rows: number, length: number, newK: Float32Array, newV: Float32Array): void {
-    const d = this.kvd, len1 = length + 1, need = rows * len1 * d;
+  append(from: Int32Array | null, rows: number, newK: Float32Array, newV: Float32Array): void {
+    const d = this.kvd, { pinned, recent } = this.retention, old = this.stored;
+    const drop = old + 1 > pinned + recent ? 1 : 0;  // one in, at most one out
+    const kept = old - drop, len1 = kept + 1, need = rows * len1 * d;
     const s = this.self;
     if (s.spareK.length < need) {
-      // Grow geometrically: appends are every step, reallocations should not be.
-      const cap = Math.max(need, 2 * s.spareK.length);
+      // Grow geometrically (appends are every step, reallocations should not be), but never past
+      // what the window can hold, so a windowed cache's memory is exactly bounded.
+      const bound = Number.isFinite(recent) ? rows * (pinned + recent) * d : Infinity;
+      const cap = Math.max(need, Math.min(2 * s.spareK.length, bound));
       s.spareK = new Float32Array(cap);
       s.spareV = new Float32Array(cap);
     }
     const nk = s.spareK, nv = s.spareV;
+    // Row layout: positions [0, head) as they are, then old positions [head + drop, old).
+    const head = Math.min(pinned, kept) * d, tail = (kept - Math.min(pinned, kept)) * d;
     for (let r = 0; r < rows; ++r) {
-      const src = from ? from[r]! : r;
+      const so = (from ? from[r]! : r) * old * d;
       const o = r * len1 * d;
-      if (length > 0) {
-        const so = src * length * d;
-        nk.set(s.k.subarray(so, so + length * d), o);
-        nv.set(s.v.subarray(so, so + length * d), o);
+      if (head > 0) {
+        nk.set(s.k.subarray(so, so + head), o);
+        nv.set(s.v.subarray(so, so + head), o);
       }
-      nk.set(newK.subarray(r * d, r * d + d), o + length * d);
-      nv.set(newV.subarray(r * d, r * d + d), o + length * d);
+      if (tail > 0) {
+        const t0 = so + head + drop * d;
+        nk.set(s.k.subarray(t0, t0 + tail), o + head);
+        nv.set(s.v.subarray(t0, t0 + tail), o + head);
+      }
+      nk.set(newK.subarray(r * d, r * d + d), o + kept * d);
+      nv.set(newV.subarray(r * d, r * d + d), o + kept * d);
     }
     this.self = { k: nk, v: nv, spareK: s.k, spareV: s.v };
+    this.stored = len1;
+  }
+
+  /**
+   * A mixed layer: starts every row's self buffer with its memory row's K/V (crossK/crossV, rows of
+   * `group` consecutive decoder rows sharing one memory row), which then stay pinned at its front.
+   * The memory K/V are not kept apart afterwards: the self buffer holds them.
+   */
+  prefillFromMemory(memoryRows: number, group: number, srcLen: number): void {
+    const w = srcLen * this.kvd, rows = memoryRows * group;
+    const k = new Float32Array(rows * w), v = new Float32Array(rows * w);
+    for (let r = 0; r < rows; ++r) {
+      const m = Math.floor(r / group);
+      k.set(this.crossK.subarray(m * w, (m + 1) * w), r * w);
+      v.set(this.crossV.subarray(m * w, (m + 1) * w), r * w);
+    }
+    this.self = { k, v, spareK: new Float32Array(0), spareV: new Float32Array(0) };
+    this.stored = srcLen;
+    this.crossK = new Float32Array(0);
+    this.crossV = new Float32Array(0);
   }
 
   /** Keeps memory rows `from` (in that order; repeats allowed). */
   selectMemory(from: Int32Array, srcLen: number): void {
+    if (this.crossK.length === 0) return;  // a mixed layer: its memory K/V live in the self buffer
     const w = srcLen * this.kvd;
     const k = new Float32Array(from.length * w), v = new Float32Array(from.length * w);
     from.forEach((src, r) => {
@@ -89,9 +142,13 @@ export class DecoderKvCache {
   pending: Int32Array | null = null;
   readonly layers: LayerKvCache[];
 
+  /**
+   * `retention`: which self-attention positions each layer keeps (default: all); a decoder window
+   * keeps { pinned: globalTokens, recent: left + 1 }, a mixed layer { pinned: srcLen, recent: Infinity }.
+   */
   constructor(layers: number, kvd: number, memoryRows: number, readonly group: number, readonly srcLen: number, srcLengths: Int32Array,
-    srcMask: Uint8Array | null = null) {
-    this.layers = Array.from({ length: layers }, () => new LayerKvCache(kvd));
+    srcMask: Uint8Array | null = null, retention?: KvRetention) {
+    this.layers = Array.from({ length: layers }, () => new LayerKvCache(kvd, retention));
     this.memoryRows = memoryRows;
     this.rows = memoryRows * group;
     this.srcLengths = Int32Array.from(srcLengths);
@@ -126,5 +183,20 @@ export class DecoderKvCache {
     const prev = this.pending;
     this.pending = prev ? Int32Array.from(rows, (r) => prev[r]!) : Int32Array.from(rows);
     this.rows = rows.length;
+  }
+
+  /**
+   * The key mask [rows * (srcLen + tgtKeys)] of a mixed layer's step: row r's source keys as its
+   * memory row's lengths and mask allow, then its tgtKeys cached target keys, all visible.
+   */
+  mixedKeyMask(tgtKeys: number): Uint8Array {
+    const S = this.srcLen, kv = S + tgtKeys, m = new Uint8Array(this.rows * kv);
+    for (let r = 0; r < this.rows; ++r) {
+      const mem = Math.floor(r / this.group), len = this.srcLengths[mem]!, o = r * kv;
+      if (this.srcMask) m.set(this.srcMask.subarray(mem * S, mem * S + len), o);
+      else m.fill(1, o, o + len);
+      m.fill(1, o + S, o + kv);
+    }
+    return m;
   }
 }

@@ -9,9 +9,9 @@ import { kernels } from '../kernels.js';
 import { Tensor } from '../tensor.js';
 import { resolveModelConfig, type Seq2SeqModelConfig } from './config.js';
 import { Rng, normalInit } from './init.js';
-import { DecoderKvCache } from './kv-cache.js';
+import { DecoderKvCache, type KvRetention } from './kv-cache.js';
 import { Embedding, LayerNorm, Linear } from './layers.js';
-import { seq2seqMasks, type MaskMode } from './masks.js';
+import { seq2seqMasks, type AttentionLayout, type MaskMode } from './masks.js';
 import { Module, Parameter, parameterData, recordParameters } from './module.js';
 import { DecoderLayer, EncoderLayer, type RunContext } from './transformer-layers.js';
 
@@ -119,7 +119,8 @@ export class Seq2SeqTransformer extends Module {
       this.encoder = this.child('encoder', new Side(srcEmbed, !shareSrc, cfg, rng));
       this.decoder = this.child('decoder', new Side(tgtEmbed, !shareSrc, cfg, rng));
       for (let i = 0; i < cfg.encoderLayers; ++i) this.encoder.stack.add(new EncoderLayer(lo, rng));
-      for (let i = 0; i < cfg.decoderLayers; ++i) this.decoder.stack.add(new DecoderLayer(lo, rng));
+      const mixed = cfg.decoderAttention === 'mixed';
+      for (let i = 0; i < cfg.decoderLayers; ++i) this.decoder.stack.add(new DecoderLayer(lo, rng, mixed));
       this.lmHead = cfg.tieEmbeddings ? null : this.child('lm_head', new Linear(cfg.dModel, cfg.tgtVocab, rng, false));
       // Zero-initialised, named and shaped as in transformers' checkpoints, and, as there, a fixed
       // buffer: saved and loaded, never trained.
@@ -129,6 +130,12 @@ export class Seq2SeqTransformer extends Module {
     } finally {
       this.creationOrder = stop();
     }
+  }
+
+  /** The config's attention patterns, as masks.ts takes them. */
+  private get layout(): AttentionLayout {
+    const c = this.config;
+    return { encoder: c.encoderAttention, decoderSelf: c.decoderSelfAttention, mixed: c.decoderAttention === 'mixed' };
   }
 
   get decoderStartId(): number {
@@ -191,7 +198,7 @@ export class Seq2SeqTransformer extends Module {
   encode(src: Int32Array, srcLengths: Int32Array, batch: number, srcLen: number, o: ForwardOptions = {}, ctx = this.context(o),
     srcMask: Uint8Array | null = null): Tensor {
     if (srcMask) checkSrcMask('Seq2SeqTransformer.encode: srcMask', srcMask, batch * srcLen);
-    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, srcLengths, srcLen, srcLen, srcMask);
+    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, srcLengths, srcLen, srcLen, srcMask, { encoder: this.config.encoderAttention });
     let h = this.embed(this.encoder, src, srcLen, 0, ctx);
     for (const l of this.encoder.stack.layers as EncoderLayer[]) h = l.forward(h, { batch, qLen: srcLen, kvLen: srcLen, mask: masks.encoderSelf }, ctx);
     return this.encoder.finalNorm ? this.encoder.finalNorm.forward(h) : h;
@@ -201,11 +208,16 @@ export class Seq2SeqTransformer extends Module {
   decode(tgtIn: Int32Array, tgtLengths: Int32Array, memory: Tensor, srcLengths: Int32Array, batch: number, tgtLen: number,
     srcLen: number, o: ForwardOptions = {}, ctx = this.context(o), srcMask: Uint8Array | null = null): Tensor {
     if (srcMask) checkSrcMask('Seq2SeqTransformer.decode: srcMask', srcMask, batch * srcLen);
-    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, tgtLengths, srcLen, tgtLen, srcMask);
+    const { decoderSelf, mixed } = this.layout;
+    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, tgtLengths, srcLen, tgtLen, srcMask, { decoderSelf, mixed });
     let h = this.embed(this.decoder, tgtIn, tgtLen, 0, ctx);
-    for (const l of this.decoder.stack.layers as DecoderLayer[])
-      h = l.forward(h, memory, { batch, qLen: tgtLen, kvLen: tgtLen, mask: masks.decoderSelf },
-        { batch, qLen: tgtLen, kvLen: srcLen, mask: masks.cross }, ctx);
+    const calls = {
+      self: { batch, qLen: tgtLen, kvLen: tgtLen, mask: masks.decoderSelf },
+      cross: { batch, qLen: tgtLen, kvLen: srcLen, mask: masks.cross },
+      mixed: { batch, qLen: tgtLen, kvLen: srcLen + tgtLen, mask: masks.mixed },
+      srcLen,
+    };
+    for (const l of this.decoder.stack.layers as DecoderLayer[]) h = l.forward(h, memory, calls, ctx);
     if (this.decoder.finalNorm) h = this.decoder.finalNorm.forward(h);
     return this.logits(h);
   }
@@ -238,8 +250,17 @@ export class Seq2SeqTransformer extends Module {
     if (srcMask) checkSrcMask('Seq2SeqTransformer.startDecoding: srcMask', srcMask, batch * srcLen);
     if (!Number.isInteger(group) || group < 1) throw new RangeError(`Seq2SeqTransformer.startDecoding: group must be a positive integer, got ${String(group)}`);
     const layers = this.decoder.stack.layers as DecoderLayer[];
-    const cache = new DecoderKvCache(layers.length, (c.kvHeads ?? c.heads) * (c.dModel / c.heads), batch, group, srcLen, srcLengths, srcMask);
-    layers.forEach((l, i) => l.crossAttn.cacheMemory(memory, cache.layers[i]!));
+    const mixed = c.decoderAttention === 'mixed', w = c.decoderSelfAttention;
+    // What each layer's cache keeps: a mixed layer its source K/V (pinned) and the whole prefix; a
+    // windowed decoder the global tokens and the last left + 1 positions; otherwise everything.
+    const retention: KvRetention = mixed ? { pinned: srcLen, recent: Infinity }
+      : w?.window ? { pinned: w.globalTokens ?? 0, recent: w.window.left + 1 } : { pinned: 0, recent: Infinity };
+    const cache = new DecoderKvCache(layers.length, (c.kvHeads ?? c.heads) * (c.dModel / c.heads), batch, group, srcLen, srcLengths, srcMask, retention);
+    layers.forEach((l, i) => {
+      const layer = cache.layers[i]!;
+      (l.crossAttn ?? l.selfAttn).cacheMemory(memory, layer);
+      if (mixed) layer.prefillFromMemory(batch, group, srcLen);
+    });
     return cache;
   }
 

@@ -1,6 +1,8 @@
 // Encoder and decoder layers, post-LN ("Attention Is All You Need") or pre-LN. Parameter names
 // follow Hugging Face's BART/Marian: self_attn, self_attn_layer_norm, encoder_attn,
-// encoder_attn_layer_norm, fc1, fc2, final_layer_norm.
+// encoder_attn_layer_norm, fc1, fc2, final_layer_norm. A mixed decoder layer (issue 16) has only
+// self_attn (over [encoder output; decoder prefix]), self_attn_layer_norm, fc1, fc2 and
+// final_layer_norm.
 import type { ActivationKind } from '../opkernels/elementwise.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
@@ -83,35 +85,62 @@ export class EncoderLayer extends Module {
   }
 }
 
+/** The attention calls of one decoder forward: separate layers use self and cross, mixed ones mixed. */
+export interface DecoderCalls {
+  self: Omit<AttentionCall, 'dropout' | 'seed'>;
+  cross: Omit<AttentionCall, 'dropout' | 'seed'>;
+  /** batch, qLen = tgtLen, kvLen = srcLen + tgtLen and the mixed mask (masks.ts). */
+  mixed: Omit<AttentionCall, 'dropout' | 'seed'>;
+  /** Source positions per row (the memory part of a mixed layer's keys). */
+  srcLen: number;
+}
+
 export class DecoderLayer extends Module {
   readonly selfAttn: MultiHeadAttention;
-  readonly crossAttn: MultiHeadAttention;
+  /** Cross-attention over the encoder memory; null in a mixed layer, whose self_attn covers it. */
+  readonly crossAttn: MultiHeadAttention | null;
   private readonly ln1: LayerNorm;
-  private readonly ln2: LayerNorm;
+  private readonly ln2: LayerNorm | null;
   private readonly ln3: LayerNorm;
   private readonly ffn: FeedForward;
-  constructor(private readonly o: LayerOptions, rng: Rng) {
+  constructor(private readonly o: LayerOptions, rng: Rng, readonly mixed = false) {
     super();
-    this.selfAttn = this.child('self_attn', new MultiHeadAttention(o.dModel, o.heads, o.kvHeads, true, rng));
+    // Mixed: built as a cross-attention (q_proj from the decoder, k_proj/v_proj over its memory),
+    // and that memory is [encoder output; decoder states]: the paper's shared projections.
+    this.selfAttn = this.child('self_attn', new MultiHeadAttention(o.dModel, o.heads, o.kvHeads, !mixed, rng));
     this.ln1 = this.child('self_attn_layer_norm', new LayerNorm(o.dModel));
-    this.crossAttn = this.child('encoder_attn', new MultiHeadAttention(o.dModel, o.heads, o.kvHeads, false, rng));
-    this.ln2 = this.child('encoder_attn_layer_norm', new LayerNorm(o.dModel));
+    this.crossAttn = mixed ? null : this.child('encoder_attn', new MultiHeadAttention(o.dModel, o.heads, o.kvHeads, false, rng));
+    this.ln2 = mixed ? null : this.child('encoder_attn_layer_norm', new LayerNorm(o.dModel));
     this.ffn = new FeedForward(this.child('fc1', new Linear(o.dModel, o.ffDim, rng)), this.child('fc2', new Linear(o.ffDim, o.dModel, rng)), o.activation);
     this.ln3 = this.child('final_layer_norm', new LayerNorm(o.dModel));
   }
-  forward(x: Tensor, memory: Tensor, self: Omit<AttentionCall, 'dropout' | 'seed'>,
-    cross: Omit<AttentionCall, 'dropout' | 'seed'>, ctx: RunContext): Tensor {
+  forward(x: Tensor, memory: Tensor, calls: DecoderCalls, ctx: RunContext): Tensor {
     const n = this.o.norm;
-    let h = residual(x, this.ln1, n, ctx, (y, r) => this.selfAttn.forward(y, null, attnCall(self, ctx), r));
-    h = residual(h, this.ln2, n, ctx, (y, r) => this.crossAttn.forward(y, memory, attnCall(cross, ctx), r));
+    let h: Tensor;
+    if (this.crossAttn && this.ln2) {
+      h = residual(x, this.ln1, n, ctx, (y, r) => this.selfAttn.forward(y, null, attnCall(calls.self, ctx), r));
+      const cross = this.crossAttn;
+      h = residual(h, this.ln2, n, ctx, (y, r) => cross.forward(y, memory, attnCall(calls.cross, ctx), r));
+    } else {
+      // Keys and values of [encoder output; this layer's (normed) decoder input] per row.
+      const m = calls.mixed;
+      h = residual(x, this.ln1, n, ctx, (y, r) =>
+        this.selfAttn.forward(y, ops.concatSequences(memory, y, m.batch, calls.srcLen, m.qLen), attnCall(m, ctx), r));
+    }
     return residual(h, this.ln3, n, ctx, (y, r) => this.ffn.forward(y, ctx, r));
   }
 
   /** Incremental decoding: x [rows, dModel] is the newest position of each row (evaluation only). */
   step(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, ctx: RunContext, weights: Float32Array | null): Tensor {
     const n = this.o.norm;
-    let h = residual(x, this.ln1, n, ctx, (y, r) => this.selfAttn.stepSelf(y, layer, cache, r));
-    h = residual(h, this.ln2, n, ctx, (y, r) => this.crossAttn.stepCross(y, layer, cache, weights, r));
+    let h: Tensor;
+    if (this.crossAttn && this.ln2) {
+      h = residual(x, this.ln1, n, ctx, (y, r) => this.selfAttn.stepSelf(y, layer, cache, r));
+      const cross = this.crossAttn;
+      h = residual(h, this.ln2, n, ctx, (y, r) => cross.stepCross(y, layer, cache, weights, r));
+    } else {
+      h = residual(x, this.ln1, n, ctx, (y, r) => this.selfAttn.stepMixed(y, layer, cache, weights, r));
+    }
     return residual(h, this.ln3, n, ctx, (y, r) => this.ffn.forward(y, ctx, r));
   }
 }
