@@ -9,6 +9,12 @@ import { DEFAULT_IGNORE_INDEX, makeLabelsBatch, padSequences, shiftRightBatch } 
 export interface Seq2SeqExample {
   src: Int32Array;
   tgt: Int32Array;
+  /**
+   * Labels to use instead of [y1..yn, EOS]: tgt.length + 1 values, ignoreIndex where a position
+   * does not count. Masked-token pretraining (lib/data/noising, objective 'mlm') sets it so only
+   * the masked positions are scored.
+   */
+  labels?: Int32Array;
 }
 
 /** A padded batch, row-major, ready for the model (DESIGN.md, Model contract). */
@@ -26,7 +32,7 @@ export interface Seq2SeqBatch {
   batch: number;
   srcLen: number;
   tgtLen: number;
-  /** Labels that count in the loss (not ignoreIndex): the sum of tgtLengths. */
+  /** Labels that count in the loss (not ignoreIndex): the sum of tgtLengths unless examples carry their own labels. */
   numTargetTokens: number;
   /** Which examples (indices into the dataset) the rows are, in row order. */
   indices: Int32Array;
@@ -60,6 +66,9 @@ export function collate(
     if (!(ex.src instanceof Int32Array) || !(ex.tgt instanceof Int32Array)) {
       throw new TypeError(`examples[${idx[r]}]: src and tgt must be Int32Array`);
     }
+    if (ex.labels !== undefined && (!(ex.labels instanceof Int32Array) || ex.labels.length !== ex.tgt.length + 1)) {
+      throw new TypeError(`examples[${idx[r]}].labels: expected an Int32Array of tgt.length + 1 = ${ex.tgt.length + 1} values`);
+    }
     rows.push(ex);
   }
   const src = padSequences(rows.map((e) => e.src), options.padId, options.srcLen);
@@ -70,10 +79,27 @@ export function collate(
   });
   let numTargetTokens = 0;
   for (const n of tgtIn.lengths) numTargetTokens += n;
+  if (rows.some((e) => e.labels !== undefined)) numTargetTokens = overrideLabels(rows, labels.ids, tgtIn.length, options.ignoreIndex ?? DEFAULT_IGNORE_INDEX);
   return {
     src: src.ids, srcLengths: src.lengths, tgtIn: tgtIn.ids, labels: labels.ids, tgtLengths: tgtIn.lengths,
     batch: rows.length, srcLen: src.length, tgtLen: tgtIn.length, numTargetTokens, indices: idx,
   };
+}
+
+/**
+ * Put each example's own labels (where it has them) into its row of the padded label batch, cut
+ * to the row length; returns the labels that count.
+ */
+function overrideLabels(rows: readonly Seq2SeqExample[], ids: Int32Array, width: number, ignoreIndex: number): number {
+  rows.forEach((e, r) => {
+    if (e.labels === undefined) return;
+    const row = ids.subarray(r * width, (r + 1) * width);
+    row.fill(ignoreIndex);
+    row.set(e.labels.subarray(0, width));
+  });
+  let count = 0;
+  for (const v of ids) if (v !== ignoreIndex) count++;
+  return count;
 }
 
 /**

@@ -3,14 +3,14 @@
 // lossless for every character in the vocabulary (after lower-casing when that is on).
 import {
   VocabTokenizer, buildVocab, parseTokenizerJSON,
-  type SpecialIds, type TokenizerBuildOptions, type TokenizerJSON,
+  type MaskTokenIds, type SpecialIds, type TokenizerBuildOptions, type TokenizerJSON,
 } from './tokenizer.js';
 
 export class CharTokenizer extends VocabTokenizer {
   readonly type = 'char' as const;
 
-  private constructor(vocab: readonly string[], ids: SpecialIds, lowercase: boolean) {
-    super(vocab, ids, lowercase);
+  private constructor(vocab: readonly string[], ids: SpecialIds, lowercase: boolean, extra: MaskTokenIds = {}) {
+    super(vocab, ids, lowercase, extra);
   }
 
   /** Build the vocabulary from the characters of `texts`. */
@@ -31,14 +31,16 @@ export class CharTokenizer extends VocabTokenizer {
   /** Load what `toJSON()` wrote (an object or its JSON text); throws naming a bad field. */
   static fromJSON(json: unknown): CharTokenizer {
     const j: TokenizerJSON = parseTokenizerJSON(json, 'char');
-    const special = new Set(Object.values(j.specialIds));
+    const special = new Set([...Object.values(j.specialIds), ...(j.maskId !== undefined ? [j.maskId] : []), ...(j.sentinelIds ?? [])]);
     j.vocab.forEach((t, id) => {
       // A multi-character regular token could never be produced by split(): the file is wrong.
       if (!special.has(id) && [...t].length !== 1) {
         throw new TypeError(`tokenizer JSON field 'vocab[${id}]': a char tokenizer token must be one character, got '${t}'`);
       }
     });
-    return new CharTokenizer(j.vocab, j.specialIds, j.lowercase);
+    return new CharTokenizer(j.vocab, j.specialIds, j.lowercase, {
+      ...(j.maskId !== undefined ? { mask: j.maskId } : {}), ...(j.sentinelIds ? { sentinels: j.sentinelIds } : {}),
+    });
   }
 
   protected split(text: string): string[] {

@@ -154,6 +154,41 @@ export class ByteLevelBpeTokenizer {
     return text;
   }
 
+  /** The id of the folder's own `<mask>` special token (RoBERTa, BART), or undefined. */
+  get maskId(): number | undefined {
+    return this.special.get('<mask>');
+  }
+
+  /** Ids of the special tokens `<extra_id_0>`, `<extra_id_1>`, ... in order (stops at the first gap). */
+  get sentinelIds(): readonly number[] {
+    const out: number[] = [];
+    for (let k = 0; ; ++k) {
+      const id = this.special.get(`<extra_id_${k}>`);
+      if (id === undefined) return out;
+      out.push(id);
+    }
+  }
+
+  /** Whether `id` is one of the special tokens (never drawn as a random replacement when noising). */
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
+  }
+
+  /**
+   * This tokenizer with `tokens` added as special tokens at the end of the vocabulary (ids
+   * vocabSize, vocabSize + 1, ...), so every existing id keeps its meaning; tokens it already has
+   * keep their ids (a regular vocabulary entry becomes special at its id). Text that spells an added token encodes to it, as the tokenizers library does.
+   */
+  withSpecialTokens(tokens: readonly string[]): ByteLevelBpeTokenizer {
+    const special = new Map(this.special);
+    let next = this.vocabSize;
+    tokens.forEach((t, i) => {
+      if (typeof t !== 'string' || t.length === 0) throw new TypeError(`tokens[${i}]: expected a non-empty string`);
+      if (!special.has(t)) special.set(t, this.vocab.get(t) ?? next++);
+    });
+    return new ByteLevelBpeTokenizer({ ...this.o, specialTokens: special });
+  }
+
   /** The vocabulary entry of an id (byte symbols as stored: a space is 'Ġ'). */
   idToToken(id: number): string {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new RangeError(`ByteLevelBpeTokenizer.idToToken: ${id} is outside [0, ${this.vocabSize})`);

@@ -7,7 +7,7 @@ export {
 } from './tokenizer.js';
 export type {
   Tokenizer, TokenizerJSON, TokenizerType, TokenizerBuildOptions, EncodeOptions, DecodeOptions,
-  SpecialIds, SpecialTokens,
+  SpecialIds, SpecialTokens, MaskTokenIds,
 } from './tokenizer.js';
 export { CharTokenizer } from './char.js';
 export { WordTokenizer, splitWords } from './word.js';
@@ -34,3 +34,4 @@ export { parseTsv, readTsv, readTsvSync } from './tsv.js';
 export type { ParallelPair } from './tsv.js';
 export { DataFormatError } from './errors.js';
 export * from './tasks/index.js';
+export * from './noising/index.js';

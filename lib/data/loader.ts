@@ -81,10 +81,18 @@ export class BatchLoader {
 
   /** The next batch, moving on to a new epoch after the last one. */
   next(): Seq2SeqBatch {
+    return collate(this.examples, this.options, this.nextIndices().indices);
+  }
+
+  /**
+   * Which examples the next batch holds and the epoch it belongs to, without collating them: a
+   * source that transforms examples as they are served (dynamic masking) builds the batch itself.
+   */
+  nextIndices(): { epoch: number; indices: Int32Array } {
     if (this.plan.length === 0) throw new RangeError('BatchLoader: an epoch has no batches (no examples, or dropLast with fewer than batchSize)');
     if (this.pos >= this.plan.length) this.startEpoch(this.epochNo + 1);
     const idx = this.plan[this.pos++] as Int32Array;
-    return collate(this.examples, this.options, idx);
+    return { epoch: this.epochNo, indices: idx.slice() };
   }
 
   /**

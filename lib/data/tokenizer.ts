@@ -47,7 +47,7 @@ export interface EncodeOptions {
 
 export interface DecodeOptions {
   /**
-   * Leave out PAD, BOS and EOS. Default false. UNK is kept (as its token string): it stands for
+   * Leave out PAD, BOS and EOS (and `<mask>` and sentinels, when the tokenizer has them). Default false. UNK is kept (as its token string): it stands for
    * real text that the vocabulary lacked, and dropping it would hide that.
    */
   skipSpecial?: boolean;
@@ -64,6 +64,19 @@ export interface TokenizerJSON {
   specialIds: SpecialIds;
   /** Every token by id, the specials included at their ids. */
   vocab: string[];
+  /**
+   * Id of the `<mask>` token of masked-token pretraining (lib/data/noising), when the tokenizer
+   * has one. Optional: files written before masking existed load as before.
+   */
+  maskId?: number;
+  /** Ids of the T5 sentinels `<extra_id_0>`, `<extra_id_1>`, ... in order, when it has them. */
+  sentinelIds?: number[];
+}
+
+/** The noising tokens a VocabTokenizer may carry besides its four specials. */
+export interface MaskTokenIds {
+  mask?: number;
+  sentinels?: readonly number[];
 }
 
 export const TOKENIZER_JSON_VERSION = 1;
@@ -85,6 +98,10 @@ export interface Tokenizer {
   tokenToId(token: string): number | undefined;
   isSpecial(id: number): boolean;
   toJSON(): TokenizerJSON;
+  /** Id of `<mask>` (lib/data/noising: withMaskTokens adds one), or undefined. */
+  readonly maskId?: number | undefined;
+  /** Ids of the sentinels `<extra_id_0>`, ... in order (empty or absent when there are none). */
+  readonly sentinelIds?: readonly number[];
 }
 
 function checkCount(name: string, v: number | undefined, min: number): void {
@@ -192,10 +209,32 @@ export function parseTokenizerJSON(json: unknown, expectedType?: TokenizerType):
     used.add(id);
   }
   const specialIds: SpecialIds = { pad: ids.pad as number, bos: ids.bos as number, eos: ids.eos as number, unk: ids.unk as number };
+  const extra = parseMaskTokenIds(o, vocab.length, used);
   return {
     format: 'attnode-tokenizer', version: 1, type: o.type, lowercase: o.lowercase,
     specialIds, vocab: vocab as string[],
+    ...(extra.mask !== undefined ? { maskId: extra.mask } : {}),
+    ...(extra.sentinels !== undefined ? { sentinelIds: [...extra.sentinels] } : {}),
   };
+}
+
+/** The optional maskId / sentinelIds fields: in range and distinct from every other special id. */
+function parseMaskTokenIds(o: Record<string, unknown>, size: number, used: Set<number>): MaskTokenIds {
+  const checkId = (v: unknown, field: string): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= size) {
+      throw new RangeError(`tokenizer JSON field '${field}': expected an integer in [0, ${size}), got ${JSON.stringify(v)}`);
+    }
+    if (used.has(v)) throw new RangeError(`tokenizer JSON field '${field}': id ${v} is used twice`);
+    used.add(v);
+    return v;
+  };
+  const out: { mask?: number; sentinels?: number[] } = {};
+  if (o.maskId !== undefined) out.mask = checkId(o.maskId, 'maskId');
+  if (o.sentinelIds !== undefined) {
+    if (!Array.isArray(o.sentinelIds)) throw new TypeError("tokenizer JSON field 'sentinelIds': expected an array of ids");
+    out.sentinels = o.sentinelIds.map((v: unknown, i: number) => checkId(v, `sentinelIds[${i}]`));
+  }
+  return out;
 }
 
 /** A tokenizer over a fixed vocabulary; subclasses define splitting and joining. */
@@ -207,11 +246,13 @@ export abstract class VocabTokenizer implements Tokenizer {
   readonly eosId: number;
   readonly unkId: number;
   readonly lowercase: boolean;
+  readonly maskId: number | undefined;
+  readonly sentinelIds: readonly number[];
   private readonly vocab: readonly string[];
   private readonly lookup: ReadonlyMap<string, number>;
   private readonly special: Uint8Array;
 
-  protected constructor(vocab: readonly string[], ids: SpecialIds, lowercase: boolean) {
+  protected constructor(vocab: readonly string[], ids: SpecialIds, lowercase: boolean, extra: MaskTokenIds = {}) {
     this.vocab = Object.freeze([...vocab]);
     this.vocabSize = vocab.length;
     this.padId = ids.pad;
@@ -219,8 +260,12 @@ export abstract class VocabTokenizer implements Tokenizer {
     this.eosId = ids.eos;
     this.unkId = ids.unk;
     this.lowercase = lowercase;
+    this.maskId = extra.mask;
+    this.sentinelIds = Object.freeze([...(extra.sentinels ?? [])]);
     this.special = new Uint8Array(vocab.length);
-    for (const id of [ids.pad, ids.bos, ids.eos, ids.unk]) this.special[id] = 1;
+    for (const id of [ids.pad, ids.bos, ids.eos, ids.unk, ...(extra.mask !== undefined ? [extra.mask] : []), ...this.sentinelIds]) {
+      this.special[id] = 1;
+    }
     // Specials are left out of the lookup: text that spells "</s>" must not inject an EOS.
     const lookup = new Map<string, number>();
     vocab.forEach((t, id) => { if (this.special[id] === 0) lookup.set(t, id); });
@@ -276,6 +321,8 @@ export abstract class VocabTokenizer implements Tokenizer {
       format: 'attnode-tokenizer', version: 1, type: this.type, lowercase: this.lowercase,
       specialIds: { pad: this.padId, bos: this.bosId, eos: this.eosId, unk: this.unkId },
       vocab: [...this.vocab],
+      ...(this.maskId !== undefined ? { maskId: this.maskId } : {}),
+      ...(this.sentinelIds.length > 0 ? { sentinelIds: [...this.sentinelIds] } : {}),
     };
   }
 

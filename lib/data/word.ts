@@ -4,7 +4,7 @@
 // exact for conventionally spaced text and best effort otherwise (see spaceBefore()).
 import {
   VocabTokenizer, buildVocab, parseTokenizerJSON,
-  type SpecialIds, type TokenizerBuildOptions, type TokenizerJSON,
+  type MaskTokenIds, type SpecialIds, type TokenizerBuildOptions, type TokenizerJSON,
 } from './tokenizer.js';
 
 const TOKEN_RE = /[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]/gu;
@@ -24,8 +24,8 @@ export function splitWords(text: string): string[] {
 export class WordTokenizer extends VocabTokenizer {
   readonly type = 'word' as const;
 
-  private constructor(vocab: readonly string[], ids: SpecialIds, lowercase: boolean) {
-    super(vocab, ids, lowercase);
+  private constructor(vocab: readonly string[], ids: SpecialIds, lowercase: boolean, extra: MaskTokenIds = {}) {
+    super(vocab, ids, lowercase, extra);
   }
 
   /** Build the vocabulary from the words of `texts`. */
@@ -45,7 +45,7 @@ export class WordTokenizer extends VocabTokenizer {
   /** Load what `toJSON()` wrote (an object or its JSON text); throws naming a bad field. */
   static fromJSON(json: unknown): WordTokenizer {
     const j: TokenizerJSON = parseTokenizerJSON(json, 'word');
-    const special = new Set(Object.values(j.specialIds));
+    const special = new Set([...Object.values(j.specialIds), ...(j.maskId !== undefined ? [j.maskId] : []), ...(j.sentinelIds ?? [])]);
     j.vocab.forEach((t, id) => {
       if (special.has(id)) return;
       const one = splitWords(t);
@@ -53,7 +53,9 @@ export class WordTokenizer extends VocabTokenizer {
         throw new TypeError(`tokenizer JSON field 'vocab[${id}]': '${t}' is not a single word or punctuation token`);
       }
     });
-    return new WordTokenizer(j.vocab, j.specialIds, j.lowercase);
+    return new WordTokenizer(j.vocab, j.specialIds, j.lowercase, {
+      ...(j.maskId !== undefined ? { mask: j.maskId } : {}), ...(j.sentinelIds ? { sentinels: j.sentinelIds } : {}),
+    });
   }
 
   protected split(text: string): string[] {
