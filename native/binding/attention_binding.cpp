@@ -138,6 +138,56 @@ void check_bits(const ArgContext& c, const uint8_t* d, int64_t n, const std::str
     if (d[i] > 1) c.range_error(name + "[" + std::to_string(i) + "]", "must be 0 or 1, got " + std::to_string(d[i]));
 }
 
+// A window side: a non-negative integer or Infinity (unbounded), clamped to Tq + Tk (wider
+// reaches no further key) so the kernel's index arithmetic cannot overflow.
+int64_t window_side(const ArgContext& c, const Napi::Object& w, const char* key, const AttnShape& s) {
+  Napi::Value v = w.Get(key);
+  const std::string name = std::string("opts.window.") + key;
+  if (v.IsUndefined()) return 0;
+  if (!v.IsNumber()) c.type_error(name, "must be a non-negative integer or Infinity, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || (std::isfinite(d) && std::floor(d) != d))
+    c.range_error(name, "must be a non-negative integer or Infinity, got " + v.ToString().Utf8Value());
+  const double cap = static_cast<double>(s.Tq + s.Tk);
+  return static_cast<int64_t>(d < cap ? d : cap);
+}
+
+// window, globalTokens and blockLayout (DESIGN.md: the sparse patterns).
+void parse_sparse(const ArgContext& c, const Napi::Object& o, AttnCall& call, std::vector<Span>& spans) {
+  const AttnShape& s = call.s;
+  Napi::Value win = o.Get("window");
+  if (!win.IsUndefined()) {
+    if (!win.IsObject() || win.IsArray() || win.IsTypedArray())
+      c.type_error("opts.window", "must be an object { left?, right? }, got " + describe(win));
+    Napi::Object w = win.As<Napi::Object>();
+    call.m.window = true;
+    call.m.window_left = window_side(c, w, "left", s);
+    call.m.window_right = window_side(c, w, "right", s);
+  }
+  Napi::Value g = o.Get("globalTokens");
+  if (!g.IsUndefined()) {
+    const int64_t n = get_int(c, o, "globalTokens", "opts.globalTokens", 0, kMaxDim, 0);
+    if (n > 0 && !call.m.window)
+      c.range_error("opts.globalTokens", "needs opts.window: global tokens are exempt from the window, and without one every key is visible already");
+    call.m.global_tokens = n < s.Tq + s.Tk ? n : s.Tq + s.Tk;
+  }
+  Napi::Value bl = o.Get("blockLayout");
+  if (!bl.IsUndefined()) {
+    if (!bl.IsObject() || bl.IsArray() || bl.IsTypedArray())
+      c.type_error("opts.blockLayout", "must be an object { data, blockQ, blockK }, got " + describe(bl));
+    Napi::Object b = bl.As<Napi::Object>();
+    call.m.block_q = get_int(c, b, "blockQ", "opts.blockLayout.blockQ", 1, kMaxDim, 0);
+    call.m.block_k = get_int(c, b, "blockK", "opts.blockLayout.blockK", 1, kMaxDim, 0);
+    const int64_t rows = (s.Tq + call.m.block_q - 1) / call.m.block_q, cols = (s.Tk + call.m.block_k - 1) / call.m.block_k;
+    auto a = expect_u8(c, b.Get("data"), "opts.blockLayout.data", rows * cols,
+                       "ceil(qLen/blockQ)*ceil(kvLen/blockK) = " + std::to_string(rows) + "*" + std::to_string(cols));
+    call.m.block_layout = call.stage.in<uint8_t>(c, a, "opts.blockLayout.data");
+    check_bits(c, call.m.block_layout, rows * cols, "opts.blockLayout.data");
+    call.keep.add(a);
+    spans.push_back(span_of(a, "opts.blockLayout.data"));
+  }
+}
+
 // The options' arrays are inputs too: recorded in `spans` so that no output may overlap them.
 void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call, std::vector<Span>& spans) {
   const AttnShape& s = call.s;
@@ -191,6 +241,7 @@ void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call, std::
     call.keep.add(a);
     spans.push_back(span_of(a, "opts.bias.data"));
   }
+  parse_sparse(c, o, call, spans);
   Napi::Value scale = o.Get("scale");
   if (!scale.IsUndefined()) {
     if (!scale.IsNumber()) c.type_error("opts.scale", "must be a number, got " + describe(scale));

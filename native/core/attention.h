@@ -25,6 +25,14 @@ struct AttnMasks {
   int64_t mask_batch = 1, mask_heads = 1; // 1 or B; 1 or H (broadcast)
   const float* bias = nullptr;            // [bias_batch, bias_heads, Tq, Tk], added to scaled scores
   int64_t bias_batch = 1, bias_heads = 1;
+  // Sparse patterns. window: with c = i + (Tk - Tq), c - window_left <= j <= c + window_right.
+  // global_tokens (only with window): keys j < g and queries i < g are exempt from the window.
+  bool window = false;
+  int64_t window_left = 0, window_right = 0;  // >= 0 (the binding clamps them to Tq + Tk)
+  int64_t global_tokens = 0;
+  // [ceil(Tq / block_q), ceil(Tk / block_k)], shared by batch and heads: 0 blocks a whole block.
+  const uint8_t* block_layout = nullptr;
+  int64_t block_q = 1, block_k = 1;
 };
 
 struct AttnParams {

@@ -29,13 +29,17 @@ struct CaseSpec {
   float dropout = 0.f;
   uint64_t seed = 0;
   float q_amp = 1.f;                   // larger -> peakier softmax (exercises the online max)
+  bool window = false;                 // sliding window (left, right) and global tokens
+  int64_t window_left = 0, window_right = 0, global_tokens = 0;
+  int64_t block_q = 0, block_k = 0;    // 0: no block layout; else blocks on with P = block_density
+  double block_density = 0.5;
 };
 
 struct Case {
   CaseSpec spec;
   attnode::AttnShape s;
   attnode::AttnParams p;
-  std::vector<uint8_t> key_mask, mask;
+  std::vector<uint8_t> key_mask, mask, layout;
   std::vector<float> bias;
   std::vector<float> q, k, v, dout;
 
@@ -47,6 +51,11 @@ struct Case {
     m.key_mask = key_mask.empty() ? nullptr : key_mask.data();
     if (!mask.empty()) { m.mask = mask.data(); m.mask_batch = spec.mask_batch; m.mask_heads = spec.mask_heads; }
     if (!bias.empty()) { m.bias = bias.data(); m.bias_batch = spec.bias_batch; m.bias_heads = spec.bias_heads; }
+    if (spec.window) {
+      m.window = true; m.window_left = spec.window_left; m.window_right = spec.window_right;
+      m.global_tokens = spec.global_tokens;
+    }
+    if (!layout.empty()) { m.block_layout = layout.data(); m.block_q = spec.block_q; m.block_k = spec.block_k; }
     return m;
   }
 };
@@ -84,6 +93,10 @@ inline Case make_case(const CaseSpec& spec, uint64_t seed) {
     for (auto& x : c.bias) x = r.uniform() < 0.05 ? ninf : r.symmetric(2.f);
     if (spec.bias_blocks_a_row && Tq > 0)
       for (int64_t j = 0; j < Tk; ++j) c.bias[(Tq / 2) * Tk + j] = ninf;  // row Tq/2 of head 0
+  }
+  if (spec.block_q > 0) {
+    c.layout.resize(((Tq + spec.block_q - 1) / spec.block_q) * ((Tk + spec.block_k - 1) / spec.block_k));
+    for (auto& x : c.layout) x = r.uniform() < spec.block_density ? 1 : 0;
   }
   return c;
 }

@@ -26,6 +26,15 @@ inline bool ref_allowed(const attnode::AttnShape& s, const attnode::AttnMasks& m
   if (m.causal && j > i + (s.Tk - s.Tq)) return false;
   if (m.key_lengths && j >= m.key_lengths[b]) return false;
   if (m.key_mask && m.key_mask[b * s.Tk + j] == 0) return false;
+  if (m.window) {  // c - left <= j <= c + right, unless query i or key j is a global token
+    const int64_t c = i + (s.Tk - s.Tq);
+    const bool global = i < m.global_tokens || j < m.global_tokens;
+    if (!global && (j < c - m.window_left || j > c + m.window_right)) return false;
+  }
+  if (m.block_layout) {
+    const int64_t cols = (s.Tk + m.block_k - 1) / m.block_k;
+    if (m.block_layout[(i / m.block_q) * cols + j / m.block_k] == 0) return false;
+  }
   if (m.mask) {
     const int64_t mb = m.mask_batch == 1 ? 0 : b, mh = m.mask_heads == 1 ? 0 : h;
     if (m.mask[((mb * m.mask_heads + mh) * s.Tq + i) * s.Tk + j] == 0) return false;

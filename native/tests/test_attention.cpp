@@ -208,6 +208,36 @@ std::vector<CaseSpec> specs() {
   { auto* c = add({"T=64 D=128 peaked, no mask", 1, 2, 2, 64, 64, 128}); c->q_amp = 6.f; }
   { auto* c = add({"Tq=130 Tk=7 D=8 queryLengths keyLengths dropout 0.5", 2, 1, 1, 130, 7, 8});
     c->query_lengths = {70, 130}; c->key_lengths = {7, 3}; c->dropout = 0.5f; c->seed = 99; }
+  // Sparse patterns (window, global tokens, block layout) alone and composed with the rest. Long
+  // single-head cases (B * Hkv = 1) take the backward's two-pass form with 2 threads and the
+  // one-pass form with 1: the bitwise 1-vs-2-thread check below compares the two.
+  { auto* c = add({"T=200 D=16 causal window left 37", 1, 2, 1, 200, 200, 16});
+    c->causal = true; c->window = true; c->window_left = 37; }
+  { auto* c = add({"T=300 D=32 window left 70 right 5 (not causal), B=1 Hkv=1", 1, 1, 1, 300, 300, 32});
+    c->window = true; c->window_left = 70; c->window_right = 5; }
+  { auto* c = add({"T=257 D=8 window 64/64 + 3 global tokens, lengths, GQA 2:1", 2, 2, 1, 257, 257, 8});
+    c->window = true; c->window_left = 64; c->window_right = 64; c->global_tokens = 3;
+    c->key_lengths = {257, 190}; c->query_lengths = {200, 257}; }
+  { auto* c = add({"Tq=65 Tk=300 D=80 causal window 1 + global 70 (global rows cross tiles)", 1, 2, 2, 65, 300, 80});
+    c->causal = true; c->window = true; c->window_left = 1; c->global_tokens = 70; }
+  { auto* c = add({"Tq=7 Tk=130 D=16 decoder-like window 9 causal keyLengths", 3, 2, 2, 7, 130, 16});
+    c->causal = true; c->window = true; c->window_left = 9; c->key_lengths = {130, 5, 64}; }
+  { auto* c = add({"T=1 D=8 window 0 (each query its own key)", 2, 1, 1, 1, 1, 8});
+    c->window = true; }
+  { auto* c = add({"Tq=130 Tk=7 D=8 window 2/0 (rows past the keys see nothing)", 1, 2, 2, 130, 7, 8});
+    c->window = true; c->window_left = 2; }
+  { auto* c = add({"T=200 D=32 blockLayout 64x64 (half on), B=1 Hkv=1", 1, 2, 1, 200, 200, 32});
+    c->block_q = 64; c->block_k = 64; }
+  { auto* c = add({"Tq=130 Tk=65 D=16 blockLayout 16x48 + causal + keyMask", 2, 2, 2, 130, 65, 16});
+    c->block_q = 16; c->block_k = 48; c->block_density = 0.6; c->causal = true; c->key_mask_density = 0.8; }
+  { auto* c = add({"T=260 D=64 everything sparse: window 40/20 global 5 layout 32x64 mask bias dropout GQA 4:2",
+                   2, 4, 2, 260, 260, 64});
+    c->window = true; c->window_left = 40; c->window_right = 20; c->global_tokens = 5;
+    c->block_q = 32; c->block_k = 64; c->block_density = 0.8; c->key_lengths = {260, 199};
+    c->query_lengths = {250, 260}; c->key_mask_density = 0.9; c->mask_batch = 2; c->mask_heads = 1;
+    c->bias_batch = 1; c->bias_heads = 4; c->dropout = 0.2f; c->seed = 31; }
+  { auto* c = add({"T=330 D=16 causal window 100 + dropout 0.1, B=1 Hkv=1 H=2 (two-pass)", 1, 2, 1, 330, 330, 16});
+    c->causal = true; c->window = true; c->window_left = 100; c->dropout = 0.1f; c->seed = 5; }
   return v;
 }
 

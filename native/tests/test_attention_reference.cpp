@@ -75,6 +75,9 @@ std::vector<CaseSpec> fd_specs() {
     c->causal = true; c->mask_batch = 1; c->mask_heads = 1; c->scale = 0.7f; }
   { auto* c = add({"Tq=1 keyLengths (one 0) dropout 0.5", 2, 2, 2, 1, 6, 5});
     c->key_lengths = {0, 6}; c->dropout = 0.5f; c->seed = 11; }
+  { auto* c = add({"window 1/1 + 1 global token, block layout 2x2, lengths, dropout", 2, 2, 1, 6, 6, 3});
+    c->window = true; c->window_left = 1; c->window_right = 1; c->global_tokens = 1; c->block_q = 2; c->block_k = 2;
+    c->block_density = 0.8; c->key_lengths = {6, 4}; c->dropout = 0.2f; c->seed = 3; }
   return v;
 }
 
