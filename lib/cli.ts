@@ -12,6 +12,10 @@ const USAGE = `usage:
       [--batch-size N] [--lr X] [--seed N] [--label-smoothing X] [--d-model N] [--heads N]
       [--kv-heads N] [--ff-dim N] [--encoder-layers N] [--decoder-layers N] [--dropout X]
       [--activation relu|gelu|silu] [--norm pre|post] [--positions sinusoidal|learned] [--max-len N]
+      [--window N|L,R] [--global-tokens G] [--decoder-attention separate|mixed]
+      (--window: encoder keys L before to R after each position, decoder self-attention L before;
+      --global-tokens: the first G positions see and are seen by all; mixed: one decoder attention
+      over [source; prefix]. Saved with the model: translate needs no flag)
   attnode translate --model DIR [--max-new-tokens N] [--beams N] [--attention out.svg]
       [--max-beams N] [--timeout-ms N] ["text" ...]
       (DIR: an attnode checkpoint, or a Hugging Face Marian/BART folder with its tokenizer)

@@ -15,6 +15,7 @@ import { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import { loadModel, saveModel } from '../train/checkpoint.js';
 import { Trainer } from '../train/trainer.js';
 import { intFlag, numFlag, parseArgs, strFlag, UsageError } from './args.js';
+import { ATTENTION_FLAGS, attentionFlags } from './attention-flags.js';
 import { DEMO_RECIPE, exactMatch, runRecipe } from './demo.js';
 import { ProgressBar } from './progress.js';
 
@@ -29,7 +30,7 @@ export async function demo(argv: readonly string[]): Promise<void> {
 
 const MODEL_FLAGS = {
   'd-model': 'value', heads: 'value', 'kv-heads': 'value', 'ff-dim': 'value', 'encoder-layers': 'value', 'decoder-layers': 'value',
-  dropout: 'value', activation: 'value', norm: 'value', positions: 'value', 'max-len': 'value',
+  dropout: 'value', activation: 'value', norm: 'value', positions: 'value', 'max-len': 'value', ...ATTENTION_FLAGS,
 } as const;
 
 function modelFlags(p: ReturnType<typeof parseArgs>, base: Partial<Seq2SeqModelConfig>): Partial<Seq2SeqModelConfig> {
@@ -61,6 +62,7 @@ function modelFlags(p: ReturnType<typeof parseArgs>, base: Partial<Seq2SeqModelC
     if (pos !== 'sinusoidal' && pos !== 'learned') throw new UsageError(`--positions must be sinusoidal or learned, got ${pos}`);
     m.positions = pos;
   }
+  attentionFlags(p, m);
   return m;
 }
 
