@@ -42,3 +42,4 @@ export type {
   GenerateLimits, GenerateOptions, GenerateTokenizer, GenerateResult, Hypothesis, StreamToken, Source, SourceBatch,
 } from './decode/index.js';
 export { DecoderKvCache, LayerKvCache } from './nn/kv-cache.js';
+export * from './dist/index.js';

@@ -70,8 +70,9 @@ interface TrainerJson {
   loader?: BatchLoaderState;
 }
 
-/** Saves everything a run needs to continue exactly: model, tokenizer, Adam moments, step, data position. */
+/** Saves everything a run needs to continue exactly: model, tokenizer, Adam moments, step, data position (distributed: rank 0 only). */
 export async function saveTraining(dir: string, trainer: Trainer, opts: { tokenizer?: Tokenizer; loader?: BatchLoader } = {}): Promise<void> {
+  if (trainer.distributed && !trainer.distributed.isMain) return;  // data-parallel: every rank holds the same state; rank 0 writes it
   const model = trainer.model, opt = trainer.optimizer;
   const state = new Map<string, CheckpointTensor>();
   const names = [...model.namedParameters().entries()];

@@ -7,6 +7,9 @@ import type { MaskMode } from '../nn/masks.js';
 import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import * as ops from '../ops/index.js';
 import { noGrad, tape } from '../tensor.js';
+import type { Distributed } from '../dist/distributed.js';
+import { shardBatch } from '../dist/shard.js';
+import { DataParallel, type CommStats } from './distributed.js';
 import { NonFiniteError, Optimizer, type OptimizerOptions } from './optimizer.js';
 import { learningRate, type Schedule } from './schedule.js';
 
@@ -20,6 +23,15 @@ export interface TrainerOptions {
   ignoreIndex?: number;
   /** 'dynamic' (default): causal flag and lengths; 'static': explicit mask arrays. */
   maskMode?: MaskMode;
+  /**
+   * Data-parallel training over the ranks of initDistributed(): rank 0's parameters go to every
+   * rank at the first step, fit() trains each rank on its rows of every batch, gradients are
+   * summed across ranks (bucketed, overlapping the backward) and every rank takes the same step.
+   * Only rank 0 gets onProgress. A group of one (no mpirun) trains exactly as without it.
+   */
+  distributed?: Distributed;
+  /** Gradient bytes per allreduce bucket when distributed. Default 2 MiB. */
+  bucketBytes?: number;
 }
 
 /** Anything that hands out batches: a BatchLoader, or an array wrapped by `batchesOf`. */
@@ -42,6 +54,8 @@ export interface Progress {
   etaMs: number;
   /** Present on steps where evaluation ran. */
   evalLoss?: number;
+  /** Distributed runs: this step's gradient bytes reduced and the time rank 0 waited for them. */
+  comm?: CommStats;
 }
 
 export interface FitOptions {
@@ -95,6 +109,9 @@ export class Trainer {
   readonly labelSmoothing: number;
   readonly ignoreIndex: number;
   readonly maskMode: MaskMode;
+  /** The process group (a group of one when not distributed). */
+  readonly distributed: Distributed | null;
+  private readonly dataParallel: DataParallel | null;
 
   constructor(readonly model: Seq2SeqTransformer, opts: TrainerOptions = {}) {
     this.optimizer = new Optimizer(model.trainableParameters(), opts.optimizer);
@@ -102,6 +119,8 @@ export class Trainer {
     this.labelSmoothing = opts.labelSmoothing ?? 0.1;
     this.ignoreIndex = opts.ignoreIndex ?? -100;
     this.maskMode = opts.maskMode ?? 'dynamic';
+    this.distributed = opts.distributed ?? null;
+    this.dataParallel = opts.distributed && opts.distributed.size > 1 ? new DataParallel(opts.distributed, this, opts.bucketBytes) : null;
   }
 
   get step(): number {
@@ -120,8 +139,12 @@ export class Trainer {
     return l;
   }
 
-  /** One optimizer step over the given micro-batches. On a non-finite loss or gradient, throws before any weight changes. */
+  /**
+   * One optimizer step over the given micro-batches. On a non-finite loss or gradient, throws before any weight changes.
+   * Distributed: the batches are this rank's rows (fit shards them; see shardBatch), and every rank must call it.
+   */
   trainStep(batches: readonly Seq2SeqBatch[]): StepResult {
+    if (this.dataParallel) return this.dataParallel.step(batches);
     const step = this.optimizer.step + 1;
     let sum = 0, count = 0;
     // Ops recorded outside a step (a forward without noGrad, a forward that threw) would otherwise
@@ -188,17 +211,18 @@ export class Trainer {
     for (let n = 1; n <= totalSteps; ++n) {
       if (o.signal?.aborted) throw abortError(o.signal);
       const micro: Seq2SeqBatch[] = [];
-      for (let a = 0; a < accumulate; ++a) micro.push(data.next());
+      const dist = this.dataParallel?.dist;
+      for (let a = 0; a < accumulate; ++a) micro.push(dist ? shardBatch(data.next(), dist.rank, dist.size) : data.next());
       last = this.trainStep(micro);
       tokens += last.tokens;
       const evalNow = o.evalData !== undefined && (n % evalEvery === 0 || n === totalSteps);
       if (evalNow) evalLoss = this.evaluate(o.evalData!).loss;
-      if (o.onProgress && (n % every === 0 || n === totalSteps || evalNow)) {
+      if (o.onProgress && (this.distributed?.isMain ?? true) && (n % every === 0 || n === totalSteps || evalNow)) {
         const elapsedMs = performance.now() - start;
         o.onProgress({
           step: this.step, totalSteps: this.step - n + totalSteps, loss: last.loss, lr: last.lr, gradNorm: last.gradNorm,
           tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs, etaMs: (elapsedMs / n) * (totalSteps - n),
-          ...(evalNow ? { evalLoss: evalLoss! } : {}),
+          ...(evalNow ? { evalLoss: evalLoss! } : {}), ...(this.dataParallel ? { comm: this.dataParallel.lastComm } : {}),
         });
       }
       if (o.afterStep) await o.afterStep(this.step);
