@@ -37,6 +37,16 @@ function attentionCall(r, backward) {
     const nb = r.pick([1, B]), nh = r.pick([1, h]);
     opts.bias = { data: r.f32(nb * nh * nm, () => (r.chance(0.1) ? -Infinity : r.float() * 4 - 2)), batch: nb, heads: nh };
   }
+  if (r.chance(0.25)) {
+    opts.window = {};
+    if (r.chance(0.8)) opts.window.left = r.chance(0.1) ? Infinity : r.int(0, Tk + 2);
+    if (r.chance(0.6)) opts.window.right = r.int(0, Tk + 2);
+    if (r.chance(0.4)) opts.globalTokens = r.int(0, Math.max(Tq, Tk) + 1);
+  }
+  if (r.chance(0.2)) {
+    const bq = r.int(1, Tq + 1), bk = r.int(1, Tk + 1);
+    opts.blockLayout = { data: r.u8(Math.ceil(Tq / bq) * Math.ceil(Tk / bk), 0, 1), blockQ: bq, blockK: bk };
+  }
   if (r.chance(0.2)) opts.scale = r.float() * 2;
   if (r.chance(0.2)) { opts.dropout = r.pick([0, 0.1, 0.5, 0.9]); opts.seed = r.chance(0.5) ? r.int(0, 1e6) : BigInt(r.int(0, 1e6)); }
   if (r.chance(0.25)) {
@@ -48,7 +58,8 @@ function attentionCall(r, backward) {
   return [r.f32(nq), r.f32(nk), r.f32(nv), r.f32(nout), r.f32(nl, () => r.float() * 3), r.f32(nout), shape, pick];
 }
 
-const ATT_OPTS = ['causal', 'keyLengths', 'keyMask', 'queryLengths', 'mask', 'bias', 'scale', 'dropout', 'seed', 'into'];
+const ATT_OPTS = ['causal', 'keyLengths', 'keyMask', 'queryLengths', 'mask', 'bias', 'window', 'globalTokens', 'blockLayout',
+  'scale', 'dropout', 'seed', 'into'];
 
 function gemmCall(r, batched) {
   const m = r.dim(0, 6), n = r.dim(0, 6), k = r.dim(0, 6);

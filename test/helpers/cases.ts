@@ -129,5 +129,21 @@ export function attentionCases(): Case[] {
     causal: true, keyLengths: i32(65, 50), queryLengths: i32(64, 40), bias: bias(rng, dr, 1, 1, 0.1),
     dropout: 0.2, seed: 1234,
   });
+
+  // Sparse patterns (window, global tokens, block layout), alone and with the other masks.
+  add('window left 9 causal, T=130 D=16', sh(2, 2, 2, 130, 130, 16), { causal: true, window: { left: 9 } });
+  add('window 20/3 not causal, Tq=65 Tk=130 D=32', sh(1, 2, 1, 65, 130, 32), { window: { left: 20, right: 3 } });
+  add('window 5/5 + 2 global tokens + lengths, T=130 D=8', sh(2, 2, 2, 130, 130, 8),
+    { window: { left: 5, right: 5 }, globalTokens: 2, keyLengths: i32(130, 90), queryLengths: i32(120, 130) });
+  add('window 0 (own key only), Tq=65 > Tk=7', sh(1, 2, 2, 65, 7, 8), { window: {} });
+  const bl = sh(2, 2, 1, 130, 65, 16);
+  add('blockLayout 32x16 + causal + keyMask', bl, {
+    blockLayout: { data: randomBits(rng, 5 * 5, 0.6), blockQ: 32, blockK: 16 }, causal: true, keyMask: keyMask(rng, 2, 65, 0.8),
+  });
+  const sp = sh(2, 4, 2, 130, 130, 16);
+  add('sparse everything: window 30/10, global 3, layout 64x64, mask, bias, dropout, GQA', sp, {
+    window: { left: 30, right: 10 }, globalTokens: 3, blockLayout: { data: Uint8Array.from([1, 1, 0, 1, 1, 1, 0, 1, 1]), blockQ: 64, blockK: 64 },
+    keyLengths: i32(130, 100), mask: staticMask(rng, sp, 2, 1, 0.9), bias: bias(rng, sp, 1, 4, 0.05), dropout: 0.1, seed: 77,
+  });
   return cases;
 }

@@ -29,6 +29,9 @@ export interface RefOptions {
   scale?: number;
   dropout?: number;
   seed?: number | bigint;
+  window?: { left?: number; right?: number };
+  globalTokens?: number;
+  blockLayout?: { data: Uint8Array; blockQ: number; blockK: number };
 }
 
 /** The keep decision of dropout for (b, h, i, j): the kernels' own (kernels.dropoutKeep) by default. */
@@ -56,6 +59,14 @@ export function allowed(s: RefShape, o: RefOptions, b: number, h: number, i: num
   if (o.causal && j > i + (s.kvLen - s.qLen)) return false;
   if (o.keyLengths && j >= o.keyLengths[b]) return false;
   if (o.keyMask && o.keyMask[b * s.kvLen + j] === 0) return false;
+  if (o.window) {  // c - left <= j <= c + right, c = i + (Tk - Tq); global queries and keys exempt
+    const c = i + (s.kvLen - s.qLen), g = o.globalTokens ?? 0;
+    if (!(i < g || j < g) && (j < c - (o.window.left ?? 0) || j > c + (o.window.right ?? 0))) return false;
+  }
+  if (o.blockLayout) {
+    const { data, blockQ, blockK } = o.blockLayout;
+    if (data[Math.floor(i / blockQ) * Math.ceil(s.kvLen / blockK) + Math.floor(j / blockK)] === 0) return false;
+  }
   if (o.mask && o.mask.data[broadcastIndex(o.mask, s, b, h, i, j)] === 0) return false;
   if (o.bias && o.bias.data[broadcastIndex(o.bias, s, b, h, i, j)] === -Infinity) return false;
   return true;
