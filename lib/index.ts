@@ -43,3 +43,4 @@ export type {
 } from './decode/index.js';
 export { DecoderKvCache, LayerKvCache } from './nn/kv-cache.js';
 export * from './dist/index.js';
+export * from './train/pretrain.js';

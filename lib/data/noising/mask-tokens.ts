@@ -51,6 +51,7 @@ function extendJson(j: TokenizerJSON, o: { mask: boolean; sentinels: number }): 
 export function withMaskTokens(tokenizer: CharTokenizer, options?: MaskTokenOptions): CharTokenizer;
 export function withMaskTokens(tokenizer: WordTokenizer, options?: MaskTokenOptions): WordTokenizer;
 export function withMaskTokens(tokenizer: ByteLevelBpeTokenizer, options?: MaskTokenOptions): ByteLevelBpeTokenizer;
+export function withMaskTokens(tokenizer: CharTokenizer | WordTokenizer, options?: MaskTokenOptions): CharTokenizer | WordTokenizer;
 export function withMaskTokens(tokenizer: CharTokenizer | WordTokenizer | ByteLevelBpeTokenizer, options?: MaskTokenOptions): CharTokenizer | WordTokenizer | ByteLevelBpeTokenizer;
 export function withMaskTokens(tokenizer: CharTokenizer | WordTokenizer | ByteLevelBpeTokenizer, options: MaskTokenOptions = {}): CharTokenizer | WordTokenizer | ByteLevelBpeTokenizer {
   const o = checkOptions(options);

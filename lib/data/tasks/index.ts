@@ -32,3 +32,5 @@ export { isLeapYear, daysInMonth, isValidDate, daysFromCivil, civilFromDays, wee
 export type { CivilDate } from './calendar.js';
 export { isHeldOut } from './split.js';
 export type { TaskSplit, TaskCommonOptions, TaskExample } from './split.js';
+export { generateDateText } from './date-text.js';
+export type { DateTextOptions } from './date-text.js';
