@@ -191,8 +191,15 @@ export async function initDistributed(opts: DistributedOptions = {}): Promise<Di
       '(a launcher of another MPI than the one the addon was built against?)');
   }
   const g = new MpiGroup(mpi, info.rank, info.size, info.localRank, info.processor, timeoutMs);
+  // The monitor only watches (Node still prints the error and exits); its message goes into the
+  // abort line, since output the rank wrote just before MPI_Abort can be lost on the way to mpirun.
+  let fatal: unknown;
+  process.on('uncaughtExceptionMonitor', (e) => { fatal = e; });
   process.once('exit', (code) => {
-    if (code !== 0) g.abort(`exiting with code ${code}`, code);
+    if (code !== 0) {
+      const why = fatal instanceof Error ? `${fatal.name}: ${fatal.message}` : fatal !== undefined ? String(fatal) : null;
+      g.abort(`exiting with code ${code}${why ? ` after an uncaught ${why}` : ''}`, code);
+    }
     try {
       g.dispose();
     } catch { /* collectives still pending after a failure: the job is ending anyway */ }

@@ -1,6 +1,7 @@
 // A tiny data-parallel training run for test/dist.mpi.test.ts, started alone or under mpirun.
 //   node test/helpers/dist-train.mjs OUT.json [--single] [--steps N] [--accumulate N] [--save DIR] [--resume DIR]
 //     [--kill-rank R --kill-step S (SIGKILL itself)] [--throw-rank R --throw-step S] [--nan-rank R --nan-step S]
+//     [--hang-rank R --hang-step S (blocks for 10 minutes)] [--timeout MS (collectives' timeout, default 20000)]
 // --single: one process on the combined (global) batches, no initDistributed: the reference.
 // Rank 0 writes OUT.json (losses per step, weights); every rank writes OUT.rankN.json (its weights' bits).
 import fs from 'node:fs';
@@ -14,9 +15,9 @@ const val = (name, d) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? 
 const steps = Number(val('steps', 6)), accumulate = Number(val('accumulate', 1));
 const num = (name) => (val(name) === undefined ? -1 : Number(val(name)));
 const killRank = num('kill-rank'), killStep = num('kill-step'), throwRank = num('throw-rank'), throwStep = num('throw-step');
-const nanRank = num('nan-rank'), nanStep = num('nan-step');
+const nanRank = num('nan-rank'), nanStep = num('nan-step'), hangRank = num('hang-rank'), hangStep = num('hang-step');
 
-const dist = flag('single') ? null : await initDistributed({ timeoutMs: 20_000 });
+const dist = flag('single') ? null : await initDistributed({ timeoutMs: Number(val('timeout', 20_000)) });
 const rank = dist?.rank ?? 0;
 // 45 examples in batches of 8: the last batch of each epoch has 5 rows (3 + 2 on two ranks).
 const pairs = generateTask('copy', { count: 45, seed: 3 });
@@ -60,6 +61,7 @@ if (nanStep > 0) {
     onProgress: (p) => { losses.push(p.loss); if (p.comm) comm.push(p.comm); },
     afterStep: async (s) => {
       if (s === killStep && rank === killRank) process.kill(process.pid, 'SIGKILL');
+      if (s === hangStep && rank === hangRank) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600_000);  // alive, but gone from the group
       if (s === throwStep && rank === throwRank) throw new Error(`deliberate failure on rank ${rank} at step ${s}`);
       if (val('save') && s === steps) await saveTraining(val('save'), trainer, { loader });
     },
