@@ -133,6 +133,18 @@ describe.skipIf(!MPIRUN)(`data-parallel training under mpirun -np 2${MPIRUN ? ''
     expect(r.stderr).toMatch(/attnode: rank 1 of 2 \(.*\): exiting with code 1 after an uncaught Error: deliberate failure on rank 1 at step 2; aborting the job/);
   });
 
+  it('attnode train --task dates under mpirun -np 2: one progress stream and one saved model, from rank 0', () => {
+    const out = path.join(tmp, 'dates');
+    const r = spawnSync(MPIRUN!, ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, path.join(here, '..', 'dist', 'cli.js'),
+      'train', '--task', 'dates', '--out', out, '--steps', '4', '--batch-size', '16', '--d-model', '16', '--heads', '2', '--ff-dim', '32',
+      '--encoder-layers', '1', '--decoder-layers', '1'], { env, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.match(/^data-parallel training on 2 ranks/gm)).toHaveLength(1);
+    expect(r.stdout.match(/^saved the model to /gm)).toHaveLength(1);
+    expect(r.stderr.match(/^100% step 4\/4 .* allreduce [0-9.]+ MB, waited [0-9.]+ ms$/gm)).toHaveLength(1);
+    expect(fs.existsSync(path.join(out, 'checkpoint.json'))).toBe(true);
+  });
+
   it('a rank that hangs: the others time out within the group timeout and abort the job, saying so', () => {
     const r = run(['--steps', '6', '--hang-rank', '1', '--hang-step', '2', '--timeout', '1500'], { expectOk: false });
     expect(r.status).not.toBe(0);

@@ -14,6 +14,7 @@ import type { Seq2SeqModelConfig } from '../nn/config.js';
 import { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import { loadModel, saveModel } from '../train/checkpoint.js';
 import { Trainer } from '../train/trainer.js';
+import { initDistributed } from '../dist/distributed.js';
 import { intFlag, numFlag, parseArgs, strFlag, UsageError } from './args.js';
 import { ATTENTION_FLAGS, attentionFlags } from './attention-flags.js';
 import { DEMO_RECIPE, exactMatch, runRecipe } from './demo.js';
@@ -28,12 +29,12 @@ export async function demo(argv: readonly string[]): Promise<void> {
   await runRecipe({ ...DEMO_RECIPE, steps: intFlag(p, 'steps', DEMO_RECIPE.steps), out, log });
 }
 
-const MODEL_FLAGS = {
+export const MODEL_FLAGS = {
   'd-model': 'value', heads: 'value', 'kv-heads': 'value', 'ff-dim': 'value', 'encoder-layers': 'value', 'decoder-layers': 'value',
   dropout: 'value', activation: 'value', norm: 'value', positions: 'value', 'max-len': 'value', ...ATTENTION_FLAGS,
 } as const;
 
-function modelFlags(p: ReturnType<typeof parseArgs>, base: Partial<Seq2SeqModelConfig>): Partial<Seq2SeqModelConfig> {
+export function modelFlags(p: ReturnType<typeof parseArgs>, base: Partial<Seq2SeqModelConfig>): Partial<Seq2SeqModelConfig> {
   const m: Partial<Seq2SeqModelConfig> = { ...base };
   const dModel = intFlag(p, 'd-model', m.dModel ?? 256);
   const heads = intFlag(p, 'heads', m.heads ?? 4);
@@ -74,9 +75,13 @@ export async function train(argv: readonly string[]): Promise<void> {
   const task = strFlag(p, 'task'), data = strFlag(p, 'data');
   if ((task === undefined) === (data === undefined)) throw new UsageError('train needs exactly one of --task dates|copy|reverse|sort and --data pairs.tsv');
   const seed = intFlag(p, 'seed', 1, 0);
+  // Under mpirun: data-parallel over the ranks, rank 0 alone prints and saves (alone: a group of one).
+  const dist = await initDistributed();
+  const say = dist.isMain ? log : (): void => {};
+  if (dist.size > 1) say(`data-parallel training on ${dist.size} ranks (MPI); global batch split across them`);
   if (task !== undefined) {
     if (task !== 'dates' && task !== 'copy' && task !== 'reverse' && task !== 'sort') throw new UsageError(`--task must be dates, copy, reverse or sort, got ${task}`);
-    await runRecipe({ ...DEMO_RECIPE, task, out, seed, log, steps: intFlag(p, 'steps', DEMO_RECIPE.steps),
+    await runRecipe({ ...DEMO_RECIPE, task, out, seed, log: say, distributed: dist, steps: intFlag(p, 'steps', DEMO_RECIPE.steps),
       batchSize: intFlag(p, 'batch-size', DEMO_RECIPE.batchSize), lr: numFlag(p, 'lr', DEMO_RECIPE.lr, 1e-7, 1),
       model: modelFlags(p, DEMO_RECIPE.model) });
     return;

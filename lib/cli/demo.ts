@@ -12,6 +12,7 @@ import type { Seq2SeqModelConfig } from '../nn/config.js';
 import { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import { saveModel } from '../train/checkpoint.js';
 import { Trainer } from '../train/trainer.js';
+import type { Distributed } from '../dist/distributed.js';
 import { ProgressBar } from './progress.js';
 
 export interface RecipeOptions {
@@ -24,6 +25,8 @@ export interface RecipeOptions {
   model: Partial<Seq2SeqModelConfig>;
   signal?: AbortSignal;
   log: (line: string) => void;
+  /** Data-parallel over these ranks (initDistributed); rank 0 alone evaluates and saves. */
+  distributed?: Distributed;
 }
 
 export const DEMO_RECIPE: Omit<RecipeOptions, 'out' | 'log'> = {
@@ -61,10 +64,12 @@ export async function runRecipe(o: RecipeOptions): Promise<{ accuracy: number; s
   const trainer = new Trainer(model, {
     optimizer: { lr: o.lr }, labelSmoothing: 0.1,
     schedule: { kind: 'cosine', lr: o.lr, warmup: 200, totalSteps: o.steps, minLr: o.lr * 0.02 },
+    ...(o.distributed ? { distributed: o.distributed } : {}),
   });
   const bar = new ProgressBar();
   await trainer.fit(loader, { steps: o.steps, onProgress: (p) => bar.update(p), progressEvery: 10, ...(o.signal ? { signal: o.signal } : {}) });
   bar.done();
+  if (o.distributed && !o.distributed.isMain) return { accuracy: NaN, seconds: (performance.now() - t0) / 1000 };  // every rank has the same weights
   const maxOut = Math.max(...test.map((p) => tok.encode(p.target).length)) + 2;
   const { accuracy, outputs } = exactMatch(model, tok, test, maxOut);
   o.log(`exact match on ${test.length} held-out examples: ${(accuracy * 100).toFixed(1)}%`);

@@ -14,7 +14,8 @@ export class ProgressBar {
   update(p: Progress): void {
     const frac = p.totalSteps > 0 ? p.step / p.totalSteps : 1;
     const text = `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSecond)} tok/s  ` +
-      `lr ${p.lr.toExponential(2)}  ETA ${clock(p.etaMs)}` + (p.evalLoss !== undefined ? `  eval ${p.evalLoss.toFixed(4)}` : '');
+      `lr ${p.lr.toExponential(2)}  ETA ${clock(p.etaMs)}` + (p.evalLoss !== undefined ? `  eval ${p.evalLoss.toFixed(4)}` : '') +
+      (p.comm ? `  allreduce ${(p.comm.bytes / 1e6).toFixed(2)} MB, waited ${p.comm.waitMs.toFixed(1)} ms` : '');
     if (this.stream.isTTY) {
       const filled = Math.round(frac * this.width);
       this.stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}] ${text}\x1b[K`);
