@@ -96,12 +96,13 @@ export async function train(argv: readonly string[]): Promise<void> {
     seed, padId: tok.padId, bosId: tok.bosId, eosId: tok.eosId });
   const loader = new BatchLoader(encodePairs(pairs, { source: tok }),
     { batchSize: intFlag(p, 'batch-size', 32), shuffle: true, seed, bos: tok.bosId, eos: tok.eosId, padId: tok.padId });
-  log(`${pairs.length} pairs from ${data}; ${model.numParameters().toLocaleString('en-US')} parameters; ${steps} steps`);
+  say(`${pairs.length} pairs from ${data}; ${model.numParameters().toLocaleString('en-US')} parameters; ${steps} steps`);
   const trainer = new Trainer(model, { optimizer: { lr }, labelSmoothing: numFlag(p, 'label-smoothing', 0.1, 0, 0.99),
-    schedule: { kind: 'inverseSqrt', lr, warmup: Math.min(400, Math.max(1, Math.floor(steps / 10))) } });
+    schedule: { kind: 'inverseSqrt', lr, warmup: Math.min(400, Math.max(1, Math.floor(steps / 10))) }, distributed: dist });
   const bar = new ProgressBar();
   await trainer.fit(loader, { steps, onProgress: (x) => bar.update(x) });
   bar.done();
+  if (!dist.isMain) return;  // every rank has the same weights: rank 0 evaluates and saves
   const sample = pairs.slice(0, Math.min(pairs.length, 200));
   const { accuracy } = exactMatch(model, tok, sample, model.config.maxLen - 1);
   log(`exact match on ${sample.length} training pairs: ${(accuracy * 100).toFixed(1)}%`);
