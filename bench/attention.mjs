@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:attention [-- --quick] [--json out.json] [--threads N] [--no-torch] [--no-clock]
+// npm run bench:attention [-- --quick] [--json out.json] [--threads N] [--no-torch] [--no-clock] [--only-scaling]
 //
 // Times attnode's attention forward and forward+backward at a fixed list of shapes and masks, and
 // PyTorch's CPU math path at the same shapes when /usr/bin/python3 has torch (bench/torch_attention.py).
@@ -47,6 +47,21 @@ const SHAPES = [
   { B: 4, H: 8, T: 1024, D: 64, mask: 'pad-static' },
   { B: 4, H: 8, T: 1024, D: 64, mask: 'pad-lengths' },
 ];
+// Sparse attention scaling (issue 16): encoder self-attention (not causal) fwd+bwd with a window of
+// 256 keys around the diagonal (left 128, right 128) as T doubles, against full attention at the
+// same T; torch gets the same band as an explicit boolean mask. Time must grow ~linearly for the
+// window (16k/1k <= 20x) against ~256x for full attention. Full attention stops at 8k (16k is ~2
+// TFLOP per fwd+bwd here), torch at 4k (its T x T scores need 8 GiB per tensor at 16k).
+const WINDOW = { left: 128, right: 128 };
+const SCALING_T = [1024, 2048, 4096, 8192, 16384];
+const SCALING = [
+  ...SCALING_T.map((T) => ({ B: 1, H: 8, T, D: 64, mask: 'window', scaling: true })),
+  ...SCALING_T.filter((T) => T <= 8192).map((T) => ({ B: 1, H: 8, T, D: 64, mask: 'none', scaling: true })),
+  // One head, one sequence: the backward splits by key tiles, then query tiles, so both threads work.
+  { B: 1, H: 1, T: 16384, D: 64, mask: 'window', scaling: true },
+];
+const TORCH_MAX_T = 4096;
+
 // One long sequence, one head: the kernels must not need T x T memory.
 const MEMORY_CASE = { B: 1, H: 1, T: 16384, D: 64, mask: 'causal', memory: true };
 const MEMORY_TARGET_MIB = 64;
@@ -56,6 +71,7 @@ const MASK_LABEL = {
   causal: 'causal',
   'pad-static': 'causal+pad (static mask)',
   'pad-lengths': 'causal+keyLen+queryLen',
+  window: 'window 128/128',
 };
 
 // Deterministic generator (mulberry32): the same lengths and data on every run.
@@ -87,8 +103,11 @@ function allowedPairsByRule(c) {
   for (let b = 0; b < c.B; ++b) {
     const ql = c.queryLengths ? c.queryLengths[b] : c.T;
     const kl = c.keyLengths ? c.keyLengths[b] : c.T;
-    const causal = c.mask !== 'none';
-    for (let i = 0; i < ql; ++i) n += causal ? Math.min(i + 1, kl) : kl;
+    const causal = c.mask !== 'none' && c.mask !== 'window';
+    for (let i = 0; i < ql; ++i) {
+      if (c.mask === 'window') n += Math.min(kl, i + WINDOW.right + 1) - Math.max(0, i - WINDOW.left);
+      else n += causal ? Math.min(i + 1, kl) : kl;
+    }
   }
   return n;
 }
@@ -131,6 +150,7 @@ async function runChild(c, reps) {
   const opts = {};
   let allowed;
   if (c.mask === 'causal') opts.causal = true;
+  if (c.mask === 'window') opts.window = WINDOW;
   if (c.mask === 'pad-lengths') {
     opts.causal = true;
     opts.keyLengths = Int32Array.from(c.keyLengths);
@@ -203,7 +223,7 @@ async function runChild(c, reps) {
 // Parent
 
 function parseArgs(argv) {
-  const a = { quick: false, json: null, threads: null, torch: true, clock: true, child: null };
+  const a = { quick: false, json: null, threads: null, torch: true, clock: true, child: null, onlyScaling: false };
   for (let i = 0; i < argv.length; ++i) {
     const s = argv[i];
     if (s === '--quick') a.quick = true;
@@ -211,9 +231,10 @@ function parseArgs(argv) {
     else if (s === '--threads') a.threads = Number(argv[++i]);
     else if (s === '--no-torch') a.torch = false;
     else if (s === '--no-clock') a.clock = false;
+    else if (s === '--only-scaling') a.onlyScaling = true;
     else if (s === '--child') a.child = argv[++i];
     else {
-      console.error(`unknown argument ${s}\nusage: node bench/attention.mjs [--quick] [--json out.json] [--threads N] [--no-torch] [--no-clock]`);
+      console.error(`unknown argument ${s}\nusage: node bench/attention.mjs [--quick] [--json out.json] [--threads N] [--no-torch] [--no-clock] [--only-scaling]`);
       process.exit(2);
     }
   }
@@ -256,6 +277,38 @@ function printRows(rows) {
   printTable(head, body, new Set([4]));
 }
 
+// The scaling table and its growth: time at T over time at the smallest T, against (T / T0) and
+// (T / T0)^2, and the extra memory (no T x T buffer at any T).
+function printScaling(scaling) {
+  if (!scaling.length) return;
+  console.log('\nSparse attention scaling: B=1 H=8 D=64 encoder self-attention (not causal), forward+backward; ' +
+    `window = keys i-${WINDOW.left}..i+${WINDOW.right}; torch = F._scaled_dot_product_attention (PyTorch 1.13's SDPA) given the band as a boolean mask`);
+  const base = new Map();
+  for (const r of scaling) if (r.H === 8 && !base.has(r.mask)) base.set(r.mask, r);
+  const head = ['H', 'T', 'mask', 'fwd ms', 'f+b ms', 'f+b GF/s', 'growth f+b', 'T ratio', 'extra MiB', 'torch f+b', 'x f+b'];
+  const body = scaling.map((r) => {
+    const b0 = base.get(r.mask);
+    const growth = r.H === 8 && b0 ? r.fwdBwdMs / b0.fwdBwdMs : undefined;
+    r.growthFwdBwd = growth;
+    return [r.H, r.T, MASK_LABEL[r.mask], fmt(r.fwdMs, 2), fmt(r.fwdBwdMs, 2), fmt(r.fwdBwdGflops), growth === undefined ? '-' : `${fmt(growth, 1)}x`,
+      r.H === 8 && b0 ? `${r.T / b0.T}x` : '-', fmt(r.extraRssFwdBwdMiB), fmt(r.torchFwdBwdMs, 2), fmt(r.ratioFwdBwd, 2)].map(String);
+  });
+  printTable(head, body, new Set([2]));
+  const w = scaling.filter((r) => r.mask === 'window' && r.H === 8);
+  const f = scaling.filter((r) => r.mask === 'none');
+  if (w.length > 1) {
+    const last = w[w.length - 1];
+    console.log(`window: ${last.T}/${w[0].T} = ${last.T / w[0].T}x the length took ${fmt(last.growthFwdBwd, 1)}x the time ` +
+      `(target <= 20x at 16k/1k: ${last.T === 16384 ? (last.growthFwdBwd <= 20 ? 'met' : 'NOT met') : 'not run (--quick)'}); ` +
+      (f.length > 1 ? `full attention: ${f[f.length - 1].T}/${f[0].T} took ${fmt(f[f.length - 1].growthFwdBwd, 1)}x (quadratic would be ${(f[f.length - 1].T / f[0].T) ** 2}x)` : ''));
+    const same = w.filter((r) => f.some((x) => x.T === r.T)).map((r) => `T=${r.T}: ${fmt(f.find((x) => x.T === r.T).fwdBwdMs / r.fwdBwdMs, 1)}x`);
+    if (same.length) console.log(`window vs full attention, f+b speed-up: ${same.join(', ')}`);
+  }
+  const one = scaling.find((r) => r.H === 1);
+  if (one) console.log(`one head (B*Hkv = 1, ${one.threads} threads): T=${one.T} window f+b ${fmt(one.fwdBwdMs, 1)} ms, ` +
+    `${fmt(100 * one.cpuShare, 0)}% of ${one.threads} threads busy (the backward's two-pass form keeps every thread working)`);
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.child) {
@@ -285,17 +338,23 @@ async function main() {
   console.log(`load average before: ${load0.map((x) => x.toFixed(2)).join(' ')} on ${os.availableParallelism()} CPUs` +
     (load0[0] > os.availableParallelism() ? '  (WARNING: the CPUs are busy with other work; timings will be inflated and noisy)' : ''));
   const rows = [];
-  for (const s of SHAPES) {
+  for (const s of args.onlyScaling ? [] : SHAPES) {
     const c = { ...withLengths(s), threads };
     progress(`  running ${c.B},${c.H},${c.T},${c.D} ${MASK_LABEL[c.mask]} ...`);
     rows.push({ ...c, ...runCase(c, reps) });
+  }
+  const scaling = [];
+  for (const s of SCALING.filter((x) => !args.quick || x.T <= 4096)) {
+    const c = { ...s, threads };
+    progress(`  running scaling ${c.B},${c.H},${c.T},${c.D} ${MASK_LABEL[c.mask]} ...`);
+    scaling.push({ ...c, ...runCase(c, c.T >= 8192 ? memReps : reps) });
   }
   const memCase = { ...MEMORY_CASE, threads };
   progress(`  running memory case T=${memCase.T} ...`);
   const mem = { ...memCase, ...runCase(memCase, memReps) };
   progress('');
 
-  for (const r of [...rows, mem]) {
+  for (const r of [...rows, ...scaling, mem]) {
     const fwdFlops = 4 * r.D * r.H * r.allowedPairsPerHead;
     r.fwdGflops = fwdFlops / (r.fwdMs * 1e6);
     r.fwdBwdGflops = 3.5 * fwdFlops / (r.fwdBwdMs * 1e6);
@@ -312,12 +371,24 @@ async function main() {
       if (!todo.has(k)) todo.set(k, { key: k, B: r.B, H: r.H, T: r.T, D: r.D, causal: r.mask !== 'none',
         ...(r.keyLengths ? { keyLengths: r.keyLengths, queryLengths: r.queryLengths } : {}) });
     }
-    console.log(`running PyTorch math path (${todo.size} problems) ...`);
+    // Scaling rows: SDPA with the band (or nothing, for full attention) up to TORCH_MAX_T.
+    for (const r of scaling.filter((x) => x.T <= TORCH_MAX_T && x.H === 8)) {
+      const k = JSON.stringify(['sdpa', r.B, r.H, r.T, r.D, r.mask]);
+      todo.set(k, { key: k, B: r.B, H: r.H, T: r.T, D: r.D, causal: false, sdpa: true,
+        ...(r.mask === 'window' ? { window: WINDOW } : {}) });
+    }
+    console.log(`running PyTorch (${todo.size} problems) ...`);
     torch = runTorch([...todo.values()], threads, reps);
     if (torch.results) {
       const byKey = new Map(torch.results.map((t) => [t.key, t]));
       for (const r of rows) {
         const t = byKey.get(keyOf(r));
+        if (!t) continue;
+        Object.assign(r, { torchFwdMs: t.fwdMs, torchFwdBwdMs: t.fwdBwdMs, ratioFwd: t.fwdMs / r.fwdMs,
+          ratioFwdBwd: t.fwdBwdMs / r.fwdBwdMs, torchGradsFinite: t.gradsFinite });
+      }
+      for (const r of scaling) {
+        const t = byKey.get(JSON.stringify(['sdpa', r.B, r.H, r.T, r.D, r.mask]));
         if (!t) continue;
         Object.assign(r, { torchFwdMs: t.fwdMs, torchFwdBwdMs: t.fwdBwdMs, ratioFwd: t.fwdMs / r.fwdMs,
           ratioFwdBwd: t.fwdBwdMs / r.fwdBwdMs, torchGradsFinite: t.gradsFinite });
@@ -334,7 +405,8 @@ async function main() {
     console.log(`  ${r.B},${r.H},${r.T},${r.D} ${MASK_LABEL[r.mask]}: keyLengths [${r.keyLengths}], queryLengths [${r.queryLengths}], ` +
       `${(100 * r.allowedFraction).toFixed(1)}% of T x T pairs allowed`);
   }
-  const shares = [...rows, mem].map((r) => r.cpuShare);
+  printScaling(scaling);
+  const shares = [...rows, ...scaling, mem].map((r) => r.cpuShare);
   const load1 = os.loadavg();
   console.log(`attnode processes used ${fmt(100 * Math.min(...shares), 0)}-${fmt(100 * Math.max(...shares), 0)}% of ` +
     `${threads} threads x wall time while timing (100% = the cores were ours); load average after: ${load1.map((x) => x.toFixed(2)).join(' ')}`);
@@ -403,7 +475,7 @@ async function main() {
   if (args.json) {
     const doc = { date: new Date().toISOString(), quick: args.quick, node: process.version, threads, cpuInfo: info,
       loadavgBefore: load0, loadavgAfter: load1,
-      reps, memReps, cases: rows, memoryCase: { ...mem, targetMiB: MEMORY_TARGET_MIB }, clock, peak, torch };
+      reps, memReps, cases: rows, scaling, memoryCase: { ...mem, targetMiB: MEMORY_TARGET_MIB }, clock, peak, torch };
     writeFileSync(args.json, JSON.stringify(doc, null, 2) + '\n');
     console.log(`\nwrote ${args.json}`);
   }

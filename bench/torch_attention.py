@@ -43,6 +43,19 @@ def build_mask(c):
     return m, bool((~m.any(dim=-1)).any())
 
 
+def band_mask(T, window):
+    """'May attend' for keys i - left .. i + right: the same band attnode derives in the kernel."""
+    i = torch.arange(T).view(T, 1)
+    j = torch.arange(T).view(1, T)
+    return (j >= i - window['left']) & (j <= i + window['right'])
+
+
+def sdpa(q, k, v, allowed):
+    # PyTorch 1.13's scaled_dot_product_attention (renamed public in 2.0): a boolean attn_mask,
+    # True = take part.
+    return torch.nn.functional._scaled_dot_product_attention(q, k, v, allowed, 0.0, False, False)[0]
+
+
 def attention(q, k, v, blocked, scale, empty_rows):
     s = (q @ k.transpose(-2, -1)) * scale
     if blocked is not None:
@@ -72,17 +85,24 @@ def run_case(c, cfg):
     k = torch.randn(B, H, T, D, generator=g).requires_grad_()
     v = torch.randn(B, H, T, D, generator=g).requires_grad_()
     dout = torch.randn(B, H, T, D, generator=g)
-    mask, empty_rows = build_mask(c)
-    blocked = None if mask is None else ~mask
-    scale = 1.0 / math.sqrt(D)
+    if c.get('sdpa'):
+        allowed = band_mask(T, c['window']) if c.get('window') else None
+
+        def run(): return sdpa(q, k, v, allowed)
+    else:
+        mask, empty_rows = build_mask(c)
+        blocked = None if mask is None else ~mask
+        scale = 1.0 / math.sqrt(D)
+
+        def run(): return attention(q, k, v, blocked, scale, empty_rows)
 
     def fwd():
         with torch.no_grad():
-            attention(q, k, v, blocked, scale, empty_rows)
+            run()
 
     def fwd_bwd():
         q.grad = k.grad = v.grad = None
-        out = attention(q, k, v, blocked, scale, empty_rows)
+        out = run()
         out.backward(dout)
 
     reps = (cfg['warmup'], cfg['minReps'], cfg['maxReps'], cfg['budgetMs'])
@@ -91,7 +111,7 @@ def run_case(c, cfg):
     # Sanity: the backward really produced finite gradients.
     finite = bool(torch.isfinite(q.grad).all() and torch.isfinite(k.grad).all() and torch.isfinite(v.grad).all())
     return {'key': c['key'], 'fwdMs': f_ms, 'fwdBwdMs': fb_ms, 'reps': [f_n, fb_n],
-            'nanToNum': empty_rows, 'gradsFinite': finite}
+            'nanToNum': bool(not c.get('sdpa') and build_mask(c)[1]), 'gradsFinite': finite}
 
 
 def main():
