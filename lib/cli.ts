@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// attnode command line: demo | train | translate | finetune.
+// attnode command line: demo | train | translate | finetune | pretrain.
 import { UsageError } from './cli/args.js';
 import { demo, readVersion, train, translate } from './cli/commands.js';
 import { finetune } from './cli/finetune.js';
+import { pretrainCommand } from './cli/pretrain.js';
 import { packageRoot } from './package-root.js';
 
 const USAGE = `usage:
@@ -24,7 +25,15 @@ const USAGE = `usage:
       most --max-beams (default 64); --timeout-ms stops the whole run after N ms (exit code 1)
   attnode finetune --model HF_DIR --data pairs.tsv --out DIR [--steps N] [--batch-size N] [--lr X]
       [--seed N] [--label-smoothing X]
-      fine-tune a Hugging Face Marian/BART folder with its own tokenizer; writes a transformers folder
+      fine-tune a Hugging Face Marian/BART folder with its own tokenizer; writes a transformers folder;
+      with an attnode checkpoint (e.g. from pretrain) as --model, writes an attnode checkpoint
+  attnode pretrain (--text corpus.txt | --task dates|copy|reverse|sort) --out DIR
+      [--objective mlm|infill|span] [--masking static|dynamic] [--duplicates K] [--steps N] [--batch-size N]
+      [--lr X] [--seed N] [--checkpoint-every N] [--resume] [--documents N] [--tokenizer char|word]
+      [--mask-rate X] [--infill-rate X] [--poisson-lambda X] [--token-mask-rate X] [--deletion-rate X]
+      [--permute-rate X] [--rotate-rate X] [--noise-density X] [--mean-span-length X] [model flags as train]
+      masked-token pretraining on one document a line (or a built-in generated corpus); Ctrl-C saves
+      a checkpoint, --resume continues the run in --out
   attnode --version`;
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -34,6 +43,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'train': return train(rest);
     case 'translate': return translate(rest);
     case 'finetune': return finetune(rest);
+    case 'pretrain': return pretrainCommand(rest);
     case '--version': process.stdout.write(readVersion(packageRoot) + '\n'); return;
     case undefined: case '--help': case 'help': process.stdout.write(USAGE + '\n'); return;
     default: throw new UsageError(`unknown command '${cmd}'`);

@@ -10,6 +10,7 @@ import { saveHfModel } from '../nn/hf-export.js';
 import { loadHfModel } from '../nn/hf-import.js';
 import { Trainer } from '../train/trainer.js';
 import { intFlag, numFlag, parseArgs, strFlag, UsageError } from './args.js';
+import { finetuneCheckpoint } from './finetune-checkpoint.js';
 import { ProgressBar } from './progress.js';
 
 /** Tokenizer files of Marian and BART folders, copied as they are. */
@@ -23,6 +24,7 @@ export async function finetune(argv: readonly string[]): Promise<void> {
   const dir = strFlag(p, 'model'), data = strFlag(p, 'data'), out = strFlag(p, 'out');
   if (!dir || !data || !out) throw new UsageError('finetune needs --model HF_DIR --data pairs.tsv --out DIR');
   if (path.resolve(dir) === path.resolve(out)) throw new UsageError('finetune: --out must differ from --model (the original is kept)');
+  if (existsSync(path.join(dir, 'checkpoint.json'))) return finetuneCheckpoint(dir, data, out, p);  // an attnode checkpoint (attnode pretrain)
   const steps = intFlag(p, 'steps', 500), lr = numFlag(p, 'lr', 5e-5, 1e-9, 1), seed = intFlag(p, 'seed', 1, 0);
   const hf = await loadHfModel(dir);
   const tok = hf.tokenizer;
