@@ -34,9 +34,13 @@ export interface CommStats {
   bytes: number;
   /** Milliseconds this rank blocked waiting for reductions after its backward (the part not overlapped). */
   waitMs: number;
+  /** Milliseconds of this rank's own data-parallel work: copying gradients into and out of the buckets, checking the copies. */
+  copyMs: number;
   /** Reductions started while the backward was still running. */
   overlapped: number;
   buckets: number;
+  /** Whether the step reduced every bucket a second time (a gradient changed after its bucket went out). */
+  redone: boolean;
 }
 
 interface Bucket {
@@ -66,7 +70,7 @@ export class DataParallel {
   private buckets: Bucket[] | null = null;
   private synced = false;
   private counter = 0;
-  private last: CommStats = { bytes: 0, waitMs: 0, overlapped: 0, buckets: 0 };
+  private last: CommStats = { bytes: 0, waitMs: 0, copyMs: 0, overlapped: 0, buckets: 0, redone: false };
 
   constructor(readonly dist: Distributed, private readonly trainer: Trainer, private readonly bucketBytes = DEFAULT_BUCKET_BYTES) {
     if (!Number.isInteger(bucketBytes) || bucketBytes < 4) throw new RangeError(`bucketBytes: expected an integer >= 4, got ${String(bucketBytes)}`);
@@ -99,15 +103,18 @@ export class DataParallel {
     const lastTouch = calibrate ? new Map<Parameter, number>() : null;
     let sum = 0, count = 0, fail = FAIL_NONE, failure: unknown = null;
     const pending: { bucket: Bucket; reduction: PendingReduction; early: boolean }[] = [];
-    let launched = 0;
+    let launched = 0, copyMs = 0;
     const launchReady = (upTo: number, early: boolean): void => {
       const bs = this.buckets!;
+      if (launched >= bs.length || bs[launched]!.readyAt > upTo) return;
+      const t0 = performance.now();
       while (launched < bs.length && bs[launched]!.readyAt <= upTo) {
         const b = bs[launched++]!;
         let off = 0;
         for (const p of b.params) { b.send.set(p.grad!, off); off += p.size; }
         pending.push({ bucket: b, reduction: dist.startAllReduce(b.send, b.recv), early });
       }
+      copyMs += performance.now() - t0;
     };
     tape.clear();
     try {
@@ -139,14 +146,16 @@ export class DataParallel {
     launchReady(Infinity, false);
     // A write the schedule did not foresee changed a gradient after its copy went out.
     let late = 0;
+    const t1 = performance.now();
     for (const q of pending) if (q.early && late === 0) late = this.differs(q.bucket) ? 1 : 0;
+    copyMs += performance.now() - t1;
     const summary = new Float64Array(3 + dist.size);
     summary[0] = sum; summary[1] = count; summary[2] = late; summary[3 + dist.rank] = fail;
     const summaryReduction = dist.startAllReduce(summary);
     let bytes = 0, waitMs = 0;
     for (const q of pending) { const r = q.reduction.wait(); bytes += r.bytes; waitMs += r.waitMs; }
     waitMs += summaryReduction.wait().waitMs;
-    this.last = { bytes, waitMs, overlapped: pending.filter((q) => q.early).length, buckets: pending.length };
+    this.last = { bytes, waitMs, copyMs, overlapped: pending.filter((q) => q.early).length, buckets: pending.length, redone: summary[2]! > 0 };
     const failed = [...summary.subarray(3)].flatMap((f, r) => (f !== FAIL_NONE ? [r] : []));
     if (failed.length > 0) {
       t.model.zeroGrad();
@@ -156,10 +165,12 @@ export class DataParallel {
       throw new RankFailedError(`training: rank ${failed.join(', ')} failed at step ${step} (its error is in its own output); no weight was changed`, failed, step);
     }
     if (summary[2]! > 0) this.reduceAgain();
+    const t2 = performance.now();
     for (const b of this.buckets!) {
       let off = 0;
       for (const p of b.params) { p.grad!.set(b.recv.subarray(off, off + p.size)); off += p.size; }
     }
+    this.last.copyMs += performance.now() - t2;
     const tokens = summary[1]!, lossSum = summary[0]!;
     const lr = learningRate(t.schedule, step);
     // Every rank holds the same reduced gradients, so a non-finite norm throws on all of them alike.
@@ -235,13 +246,13 @@ export class DataParallel {
     return buckets;
   }
 
-  /** Whether some gradient of b no longer has the bits copied into b.send (compared as integers: -0, NaN exact). */
+  /** Whether some gradient of b no longer has the bits copied into b.send (a byte compare: memcmp, -0 and NaN exact). */
   private differs(b: Bucket): boolean {
-    const sent = new Uint32Array(b.send.buffer, b.send.byteOffset, b.send.length);
     let off = 0;
     for (const p of b.params) {
-      const g = p.grad!, now = new Uint32Array(g.buffer, g.byteOffset, g.length);
-      for (let i = 0; i < now.length; ++i) if (now[i] !== sent[off + i]) return true;
+      const g = p.grad!;
+      const sent = Buffer.from(b.send.buffer, b.send.byteOffset + off * 4, g.byteLength);
+      if (Buffer.compare(Buffer.from(g.buffer, g.byteOffset, g.byteLength), sent) !== 0) return true;
       off += p.size;
     }
     return false;
