@@ -19,20 +19,28 @@ struct View {
   DType dt;
 };
 
+// The data pointer from napi_get_typedarray_info: valid for views of a SharedArrayBuffer too
+// (attnode's parameters live on one), where asking the buffer itself is refused.
 View viewOf(const Napi::Env& env, const Napi::Value& v, const char* fn, const char* arg, bool anyType) {
   if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string(fn) + ": " + arg + " must be a typed array");
-  auto ta = v.As<Napi::TypedArray>();
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok)
+    throw Napi::TypeError::New(env, std::string(fn) + ": " + arg + " is not a readable typed array");
   DType dt;
-  switch (ta.TypedArrayType()) {
+  size_t bytesPer = 1;
+  switch (type) {
     case napi_float32_array: dt = DType::f32; break;
     case napi_float64_array: dt = DType::f64; break;
     default:
       if (!anyType) throw Napi::TypeError::New(env, std::string(fn) + ": " + arg + " must be a Float32Array or Float64Array");
       dt = DType::u8;
+      bytesPer = v.As<Napi::TypedArray>().ElementSize();
   }
-  auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  size_t count = dt == DType::u8 ? ta.ByteLength() : ta.ElementLength();
-  return {base, count, dt};
+  if (data == nullptr && length > 0) throw Napi::TypeError::New(env, std::string(fn) + ": " + arg + " is detached");
+  return {data, dt == DType::u8 ? length * bytesPer : length, dt};
 }
 
 double numberArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* arg) {
