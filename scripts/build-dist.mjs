@@ -30,15 +30,21 @@ if (!env.npm_config_nodedir) {
   const prefix = path.dirname(path.dirname(realpathSync(process.execPath)));
   if (existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
 }
-let gyp;
-try {
-  gyp = path.join(path.dirname(fileURLToPath(import.meta.resolve('node-gyp/package.json'))), JSON.parse(readFileSync(fileURLToPath(import.meta.resolve('node-gyp/package.json')), 'utf8')).bin['node-gyp']);
-} catch {
-  gyp = null;  // a user install without devDependencies: node-gyp ships with npm
+// node-gyp: the one npm runs install scripts with (npm_config_node_gyp), else this package's devDependency.
+let gyp = env.npm_config_node_gyp && existsSync(env.npm_config_node_gyp) ? env.npm_config_node_gyp : null;
+if (!gyp) {
+  try {
+    const pkg = fileURLToPath(import.meta.resolve('node-gyp/package.json'));
+    const bin = JSON.parse(readFileSync(pkg, 'utf8')).bin;
+    gyp = path.join(path.dirname(pkg), typeof bin === 'string' ? bin : bin['node-gyp']);
+  } catch { /* not installed */ }
+}
+if (!gyp) {
+  console.log('attnode: node-gyp not found; skipping the optional MPI addon (npm install -g node-gyp, then npm run build:dist)');
+  process.exit(required ? 1 : 0);
 }
 const args = ['rebuild', '--directory', path.join(root, 'native', 'dist')];
-const r = gyp ? spawnSync(process.execPath, [gyp, ...args], { stdio: 'inherit', env })
-  : spawnSync('npx', ['--yes', 'node-gyp', ...args], { stdio: 'inherit', env });
+const r = spawnSync(process.execPath, [gyp, ...args], { stdio: 'inherit', env });
 if (r.status !== 0) {
   console.log(`attnode: building the MPI addon failed (mpi.h at ${header}); training runs on one process only until \`npm run build:dist\` succeeds`);
   process.exit(required ? 1 : 0);
