@@ -57,8 +57,9 @@ async function worker(out) {
 
 function cpuModel() {
   try {
-    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
-    return m ? m[1].trim() : os.cpus()[0]?.model ?? 'unknown';
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (k) => info.match(new RegExp(`^${k}\\s*:\\s*(.+)$`, 'm'))?.[1].trim();
+    return `${field('model name') ?? os.cpus()[0]?.model ?? 'unknown'} (${field('vendor_id') ?? '?'} family ${field('cpu family') ?? '?'} model ${field('model') ?? '?'})`;
   } catch { return os.cpus()[0]?.model ?? 'unknown'; }
 }
 

@@ -159,6 +159,7 @@ export class DataParallel {
     const failed = [...summary.subarray(3)].flatMap((f, r) => (f !== FAIL_NONE ? [r] : []));
     if (failed.length > 0) {
       t.model.zeroGrad();
+      if (calibrate) this.buckets = null;  // the record may be partial: every rank records again next step
       if (fail !== FAIL_NONE) throw failure;
       const nonFinite = failed.filter((r) => summary[3 + r] === FAIL_NONFINITE);
       if (nonFinite.length > 0) throw new NonFiniteError(`training: the loss is not finite on rank ${nonFinite.join(', ')} at step ${step}; no weight was changed`, step);

@@ -67,7 +67,8 @@ if (nanStep > 0) {
     },
   });
 }
-const mine = { rank, size: dist?.size ?? 1, bits: bits(), step: trainer.step, nonFinite, losses };
+const gradBytes = trainer.optimizer.params.reduce((n, p) => n + p.size * 4, 0);
+const mine = { rank, size: dist?.size ?? 1, bits: bits(), step: trainer.step, nonFinite, losses, gradBytes };
 fs.writeFileSync(`${out}.rank${rank}.json`, JSON.stringify(mine));
 if (rank === 0) fs.writeFileSync(out, JSON.stringify({ ...mine, comm, weights: weights(), loaderEpoch: loader.epoch, loaderPosition: loader.position }));
 dist?.dispose();
