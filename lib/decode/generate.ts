@@ -8,6 +8,7 @@ import { beamSearch } from './beam.js';
 import { deadline, Engine } from './engine.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
 import { greedyOrSample } from './search.js';
+import { decodeMethod, maskPredict, maskPredictSettings } from './mask-predict.js';
 import { decodeWorkerFor } from './worker-client.js';
 import { padSources, type PaddedSources, type SourceBatch } from './sources.js';
 import type { GenerateResult, Hypothesis, StreamToken } from './types.js';
@@ -21,6 +22,7 @@ function prepare(model: Seq2SeqTransformer, src: SourceBatch, options: GenerateO
 } {
   const o = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
   const s = padSources(src, model.config, o);
+  decodeMethod(model, o, s.batch);
   return { o, s, engine: new Engine(model, o.signal) };
 }
 
@@ -46,6 +48,7 @@ function withSignal(options: GenerateOptions | undefined, signal: AbortSignal | 
 export async function generate(model: Seq2SeqTransformer, src: SourceBatch, options?: GenerateOptions): Promise<GenerateResult> {
   const o = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
   padSources(src, model.config, o);  // every bad option or source is named here, before any work
+  decodeMethod(model, o, src.length);  // and a method the model cannot run
   const worker = o.thread === 'main' ? null : decodeWorkerFor(model, options);
   const d = deadline(o.signal, o.timeoutMs);
   try {
@@ -70,7 +73,9 @@ export async function generateHere(model: Seq2SeqTransformer, src: SourceBatch, 
   }
   const { o, s, engine } = prepare(model, src, options);
   let sequences: Hypothesis[][];
-  if (o.numBeams > 1) {
+  if (decodeMethod(model, o, s.batch) === 'mask-predict') {
+    sequences = await maskPredict(engine, s, maskPredictSettings(o));
+  } else if (o.numBeams > 1) {
     sequences = await beamSearch(engine, s, o, model.config, model.decoderStartId);
   } else {
     sequences = Array.from({ length: s.batch }, () => []);
@@ -97,6 +102,7 @@ export async function* stream(model: Seq2SeqTransformer, src: SourceBatch, optio
   const r = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
   padSources(src, model.config, r);
   if (r.numBeams > 1) throw new RangeError('stream: options.numBeams > 1 is not supported (beam hypotheses change until the search ends); use generate');
+  if (decodeMethod(model, r, src.length) === 'mask-predict') throw new RangeError("stream: method 'mask-predict' is not supported (every position may change until the last pass); use generate");
   const worker = r.thread === 'main' ? null : decodeWorkerFor(model, options);
   const d = deadline(r.signal, r.timeoutMs, 'stream');
   try {

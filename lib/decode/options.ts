@@ -3,6 +3,7 @@
 // limits bound the work one call may ask for (beams, new tokens, source tokens, sources, decoder
 // rows), so a single call cannot run for minutes or take gigabytes by accident; a request beyond a
 // limit is a RangeError naming the option, the limit and how to raise it.
+import { resolveMaskPredict, type DecodeMethod, type MaskPredictResolved } from './mask-predict-options.js';
 
 /**
  * Bounds on the work of one generate/stream call. Each is an integer >= 1, or Infinity for none;
@@ -112,6 +113,15 @@ export interface GenerateOptions {
   sourceEos?: boolean;
   /** Return each generated token's cross-attention weights (last decoder layer, averaged over heads). */
   returnAttention?: boolean;
+  /**
+   * 'autoregressive': greedy, beam or sampling (numBeams, doSample); 'mask-predict' (issue 15): the
+   * parallel decoding of a CMLM (model config objective 'cmlm'). Default: the one the model is for.
+   */
+  method?: DecodeMethod;
+  /** Mask-Predict: decoder passes T (the first predicts every position; pass t re-masks N(T-t)/T). Default 10. */
+  iterations?: number;
+  /** Mask-Predict: the most likely target lengths tried per source, the best by mean log-probability kept. Default 1. */
+  lengthCandidates?: number;
 }
 
 export interface ResolvedOptions {
@@ -138,11 +148,14 @@ export interface ResolvedOptions {
   thread: 'worker' | 'main';
   sourceEos: boolean;
   returnAttention: boolean;
+  /** Mask-Predict's options (mask-predict-options.ts). */
+  maskPredict: MaskPredictResolved;
 }
 
 const KEYS: readonly (keyof GenerateOptions)[] = [
   'maxNewTokens', 'minNewTokens', 'forceEos', 'suppressTokens', 'forceFirstToken', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
   'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'timeoutMs', 'limits', 'tokenizer', 'sourceEos', 'returnAttention', 'thread',
+  'method', 'iterations', 'lengthCandidates',
 ];
 
 function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER, why = ''): number {
@@ -234,6 +247,7 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
     tokenizer: null,
     sourceEos: d('sourceEos') ? bool('sourceEos', o.sourceEos) : true,
     returnAttention: d('returnAttention') ? bool('returnAttention', o.returnAttention) : false,
+    maskPredict: { method: null, iterations: 0, lengthCandidates: 0, maskPredictOptionsGiven: false },
   };
   if (d('earlyStopping')) {
     const e: unknown = o.earlyStopping;
@@ -245,6 +259,7 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
     else if (doSample) r.numReturnSequences = int('numReturnSequences', o.numReturnSequences, 1);
     else r.numReturnSequences = int('numReturnSequences', o.numReturnSequences, 1, 1, ' (greedy search returns one sequence; use numBeams or doSample)');
   }
+  r.maskPredict = resolveMaskPredict(o, maxLen, r);
   if (doSample && numBeams > 1) throw new RangeError('generate: options.doSample with options.numBeams > 1 (beam sampling) is not supported');
   if (d('thread') && o.thread !== 'worker' && o.thread !== 'main') throw new TypeError(`generate: options.thread must be 'worker' or 'main', got ${String(o.thread)}`);
   if (d('signal')) {

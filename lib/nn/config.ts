@@ -3,6 +3,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import os from 'node:os';
 import type { ActivationKind } from '../opkernels/elementwise.js';
 import { SPARSE_FIELDS, checkSparseAttention } from './config-attention.js';
+import { CMLM_FIELDS, checkCmlm, type ModelObjective } from './config-cmlm.js';
 
 export interface Seq2SeqModelConfig {
   srcVocab: number;
@@ -63,6 +64,15 @@ export interface Seq2SeqModelConfig {
    * encoder_attn.
    */
   decoderAttention?: 'separate' | 'mixed';
+  /**
+   * 'autoregressive' (default): a causal decoder trained on shifted targets. 'cmlm' (issue 15,
+   * Mask-Predict): a conditional masked LM, whose decoder self-attention is bidirectional (target
+   * padding still masked) and whose `length_predictor` guesses the target length from the
+   * mean-pooled encoder output; decoded with generate(..., { method: 'mask-predict' }).
+   */
+  objective?: ModelObjective;
+  /** objective 'cmlm': the target token id of <mask> (withMaskTokens). */
+  maskId?: number;
 }
 
 /** A sliding window: keys from `left` before to `right` after the query's position. */
@@ -90,7 +100,7 @@ const INT_FIELDS = ['srcVocab', 'tgtVocab', 'dModel', 'heads', 'ffDim', 'encoder
 
 /** Fills defaults and checks every field; throws a TypeError/RangeError naming the field. */
 export function resolveModelConfig(c: Partial<Seq2SeqModelConfig> & { srcVocab: number; tgtVocab: number }): Seq2SeqModelConfig {
-  const known = new Set([...Object.keys(defaultModelConfig), 'srcVocab', 'tgtVocab', 'kvHeads', 'decoderStartId', ...SPARSE_FIELDS]);
+  const known = new Set([...Object.keys(defaultModelConfig), 'srcVocab', 'tgtVocab', 'kvHeads', 'decoderStartId', ...SPARSE_FIELDS, ...CMLM_FIELDS]);
   for (const k of Object.keys(c)) if (!known.has(k)) throw new TypeError(`model config: unknown field '${k}'`);
   const r = { ...defaultModelConfig, ...c } as Seq2SeqModelConfig;
   for (const f of INT_FIELDS) {
@@ -115,6 +125,7 @@ export function resolveModelConfig(c: Partial<Seq2SeqModelConfig> & { srcVocab: 
     if (typeof r[f] !== 'boolean') throw new TypeError(`model config: ${f} must be a boolean, got ${String(r[f])}`);
   if (!Number.isInteger(r.seed)) throw new RangeError(`model config: seed must be an integer, got ${String(r.seed)}`);
   checkSparseAttention(r);
+  checkCmlm(r);
   checkParameterBytes(r);
   return r;
 }

@@ -18,6 +18,8 @@ export interface AttentionLayout {
   encoder?: SparsePattern | undefined;
   decoderSelf?: SparsePattern | undefined;
   mixed?: boolean;
+  /** Decoder self-attention without the causal mask (a CMLM, issue 15): target padding only. */
+  bidirectional?: boolean;
 }
 
 export interface Seq2SeqMasks {
@@ -101,7 +103,7 @@ export function seq2seqMasks(mode: MaskMode, srcLengths: Int32Array, tgtLengths:
     const all = new Int32Array(srcLengths.length).fill(srcLen + tgtLen);
     return {
       encoderSelf: staticMask(srcLengths, srcLen, srcLen, false, srcMask, layout.encoder),
-      decoderSelf: staticMask(tgtLengths, tgtLen, tgtLen, true, null, layout.decoderSelf),
+      decoderSelf: staticMask(tgtLengths, tgtLen, tgtLen, !layout.bidirectional, null, layout.decoderSelf),
       cross: staticMask(srcLengths, tgtLen, srcLen, false, srcMask),
       mixed: mixedMask ? staticMask(all, tgtLen, srcLen + tgtLen, true, mixedMask) : {},
     };
@@ -109,7 +111,7 @@ export function seq2seqMasks(mode: MaskMode, srcLengths: Int32Array, tgtLengths:
   const keyMask = srcMask ? { keyMask: srcMask } : {};
   return {
     encoderSelf: { keyLengths: srcLengths, queryLengths: srcLengths, ...keyMask, ...dynamicPattern(layout.encoder) },
-    decoderSelf: { causal: true, keyLengths: tgtLengths, queryLengths: tgtLengths, ...dynamicPattern(layout.decoderSelf) },
+    decoderSelf: { causal: !layout.bidirectional, keyLengths: tgtLengths, queryLengths: tgtLengths, ...dynamicPattern(layout.decoderSelf) },
     cross: { keyLengths: srcLengths, queryLengths: tgtLengths, ...keyMask },
     mixed: mixedMask ? { causal: true, keyMask: mixedMask, queryLengths: tgtLengths } : {},
   };

@@ -11,6 +11,8 @@ import { resolveModelConfig, type Seq2SeqModelConfig } from './config.js';
 import { Rng, normalInit } from './init.js';
 import { DecoderKvCache, type KvRetention } from './kv-cache.js';
 import { Embedding, LayerNorm, Linear } from './layers.js';
+import { isCmlm, lengthClasses } from './config-cmlm.js';
+import { LengthPredictor } from './length-predictor.js';
 import { seq2seqMasks, type AttentionLayout, type MaskMode } from './masks.js';
 import { Module, Parameter, parameterData, recordParameters } from './module.js';
 import { DecoderLayer, EncoderLayer, type RunContext } from './transformer-layers.js';
@@ -101,6 +103,8 @@ export class Seq2SeqTransformer extends Module {
   private readonly lmHead: Linear | null;
   /** [1, tgtVocab], added to the logits (config.finalLogitsBias), or null. */
   private readonly logitsBias: Parameter | null;
+  /** objective 'cmlm': target-length logits from the mean-pooled encoder output (length-predictor.ts); else null. */
+  readonly lengthPredictor: LengthPredictor | null;
   private sinusoid: Tensor | null = null;
   /** Every parameter (fused wholes and their named parts alike) in creation order. */
   private readonly creationOrder: Parameter[];
@@ -127,6 +131,8 @@ export class Seq2SeqTransformer extends Module {
       this.logitsBias = cfg.finalLogitsBias
         ? this.param('final_logits_bias', new Parameter(parameterData(cfg.tgtVocab), [1, cfg.tgtVocab], undefined, false))
         : null;
+      // Created last, only for a CMLM: an autoregressive model's parameters and their init are unchanged.
+      this.lengthPredictor = isCmlm(cfg) ? this.child('length_predictor', new LengthPredictor(cfg.dModel, lengthClasses(cfg), rng)) : null;
     } finally {
       this.creationOrder = stop();
     }
@@ -135,7 +141,12 @@ export class Seq2SeqTransformer extends Module {
   /** The config's attention patterns, as masks.ts takes them. */
   private get layout(): AttentionLayout {
     const c = this.config;
-    return { encoder: c.encoderAttention, decoderSelf: c.decoderSelfAttention, mixed: c.decoderAttention === 'mixed' };
+    return { encoder: c.encoderAttention, decoderSelf: c.decoderSelfAttention, mixed: c.decoderAttention === 'mixed', bidirectional: isCmlm(c) };
+  }
+
+  /** The decoder layers, in order (lib/decode/mask-predict.ts reads the last one's cross-attention). */
+  get decoderLayerList(): readonly DecoderLayer[] {
+    return this.decoder.stack.layers as DecoderLayer[];
   }
 
   get decoderStartId(): number {
@@ -208,8 +219,8 @@ export class Seq2SeqTransformer extends Module {
   decode(tgtIn: Int32Array, tgtLengths: Int32Array, memory: Tensor, srcLengths: Int32Array, batch: number, tgtLen: number,
     srcLen: number, o: ForwardOptions = {}, ctx = this.context(o), srcMask: Uint8Array | null = null): Tensor {
     if (srcMask) checkSrcMask('Seq2SeqTransformer.decode: srcMask', srcMask, batch * srcLen);
-    const { decoderSelf, mixed } = this.layout;
-    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, tgtLengths, srcLen, tgtLen, srcMask, { decoderSelf, mixed });
+    const { decoderSelf, mixed, bidirectional } = this.layout;
+    const masks = seq2seqMasks(o.maskMode ?? 'dynamic', srcLengths, tgtLengths, srcLen, tgtLen, srcMask, { decoderSelf, mixed, bidirectional });
     let h = this.embed(this.decoder, tgtIn, tgtLen, 0, ctx);
     const calls = {
       self: { batch, qLen: tgtLen, kvLen: tgtLen, mask: masks.decoderSelf },
@@ -246,6 +257,7 @@ export class Seq2SeqTransformer extends Module {
   startDecoding(memory: Tensor, srcLengths: Int32Array, batch: number, srcLen: number, group = 1,
     srcMask: Uint8Array | null = null): DecoderKvCache {
     const c = this.config;
+    if (isCmlm(c)) throw new TypeError("Seq2SeqTransformer.startDecoding: this model's objective is 'cmlm' (a bidirectional decoder, no KV cache); decode it with method 'mask-predict'");
     if (srcLengths.length !== batch) throw new RangeError(`Seq2SeqTransformer.startDecoding: srcLengths must have ${batch} entries, got ${srcLengths.length}`);
     if (srcMask) checkSrcMask('Seq2SeqTransformer.startDecoding: srcMask', srcMask, batch * srcLen);
     if (!Number.isInteger(group) || group < 1) throw new RangeError(`Seq2SeqTransformer.startDecoding: group must be a positive integer, got ${String(group)}`);

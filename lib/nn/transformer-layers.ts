@@ -103,6 +103,11 @@ export class DecoderLayer extends Module {
   private readonly ln2: LayerNorm | null;
   private readonly ln3: LayerNorm;
   private readonly ffn: FeedForward;
+  /**
+   * When set, forward() hands it the cross-attention's input (the queries' source, [rows, dModel]):
+   * Mask-Predict's returnAttention computes this layer's cross-attention weights from it.
+   */
+  crossInputProbe: ((x: Tensor) => void) | null = null;
   constructor(private readonly o: LayerOptions, rng: Rng, readonly mixed = false) {
     super();
     // Mixed: built as a cross-attention (q_proj from the decoder, k_proj/v_proj over its memory),
@@ -120,7 +125,7 @@ export class DecoderLayer extends Module {
     if (this.crossAttn && this.ln2) {
       h = residual(x, this.ln1, n, ctx, (y, r) => this.selfAttn.forward(y, null, attnCall(calls.self, ctx), r));
       const cross = this.crossAttn;
-      h = residual(h, this.ln2, n, ctx, (y, r) => cross.forward(y, memory, attnCall(calls.cross, ctx), r));
+      h = residual(h, this.ln2, n, ctx, (y, r) => { this.crossInputProbe?.(y); return cross.forward(y, memory, attnCall(calls.cross, ctx), r); });
     } else {
       // Keys and values of [encoder output; this layer's (normed) decoder input] per row.
       const m = calls.mixed;

@@ -10,6 +10,8 @@ import { noGrad, tape } from '../tensor.js';
 import type { Distributed } from '../dist/distributed.js';
 import { shardBatch } from '../dist/shard.js';
 import { DataParallel, type CommStats } from './distributed.js';
+import { isCmlm } from '../nn/config-cmlm.js';
+import { cmlmLoss, type BatchLossOptions } from './cmlm.js';
 import { NonFiniteError, Optimizer, type OptimizerOptions } from './optimizer.js';
 import { learningRate, type Schedule } from './schedule.js';
 
@@ -32,7 +34,16 @@ export interface TrainerOptions {
   distributed?: Distributed;
   /** Gradient bytes per allreduce bucket when distributed. Default 2 MiB. */
   bucketBytes?: number;
+  /**
+   * A batch's loss in place of teacher-forced cross-entropy: runs the model, records the backward
+   * on the tape, returns the loss sum and the tokens it counts (the gradient is divided by them).
+   * Default: cmlmLoss (lib/train/cmlm.ts) for a model with objective 'cmlm', else cross-entropy.
+   */
+  loss?: BatchLoss;
 }
+
+/** See TrainerOptions.loss. */
+export type BatchLoss = (model: Seq2SeqTransformer, batch: Seq2SeqBatch, o: BatchLossOptions) => ops.LossValue;
 
 /** Anything that hands out batches: a BatchLoader, or an array wrapped by `batchesOf`. */
 export interface BatchSource {
@@ -112,6 +123,7 @@ export class Trainer {
   /** The process group (a group of one when not distributed). */
   readonly distributed: Distributed | null;
   private readonly dataParallel: DataParallel | null;
+  private readonly lossFn: BatchLoss | null;
 
   constructor(readonly model: Seq2SeqTransformer, opts: TrainerOptions = {}) {
     this.optimizer = new Optimizer(model.trainableParameters(), opts.optimizer);
@@ -119,6 +131,7 @@ export class Trainer {
     this.labelSmoothing = opts.labelSmoothing ?? 0.1;
     this.ignoreIndex = opts.ignoreIndex ?? -100;
     this.maskMode = opts.maskMode ?? 'dynamic';
+    this.lossFn = opts.loss ?? (isCmlm(model.config) ? cmlmLoss : null);
     this.distributed = opts.distributed ?? null;
     this.dataParallel = opts.distributed && opts.distributed.size > 1 ? new DataParallel(opts.distributed, this, opts.bucketBytes) : null;
   }
@@ -129,14 +142,21 @@ export class Trainer {
 
   /** Loss of one batch with gradients accumulated into the parameters (no update). */
   private accumulate(b: Seq2SeqBatch, step: number): ops.LossValue {
-    const logits = this.model.forward(b, { training: true, step, maskMode: this.maskMode });
-    const l = ops.crossEntropySum(logits, b.labels, { labelSmoothing: this.labelSmoothing, ignoreIndex: this.ignoreIndex });
+    const l = this.batchLoss(b, step, true);
     if (!Number.isFinite(l.sum)) {
       tape.clear();
       throw new NonFiniteError(`training: the loss is ${l.sum} at step ${step}; no weight was changed`, step);
     }
     tape.run();
     return l;
+  }
+
+  /** One batch's loss (options.loss, or teacher-forced cross-entropy), its backward recorded when training. */
+  batchLoss(b: Seq2SeqBatch, step: number, training: boolean): ops.LossValue {
+    const o = { training, step, maskMode: this.maskMode, labelSmoothing: this.labelSmoothing, ignoreIndex: this.ignoreIndex };
+    if (this.lossFn) return this.lossFn(this.model, b, o);
+    const logits = this.model.forward(b, training ? { training, step, maskMode: this.maskMode } : { training, maskMode: this.maskMode });
+    return ops.crossEntropySum(logits, b.labels, { labelSmoothing: this.labelSmoothing, ignoreIndex: this.ignoreIndex });
   }
 
   /**
@@ -191,8 +211,7 @@ export class Trainer {
     let sum = 0, count = 0;
     noGrad(() => {
       for (const b of batches) {
-        const logits = this.model.forward(b, { training: false, maskMode: this.maskMode });
-        const l = ops.crossEntropySum(logits, b.labels, { labelSmoothing: this.labelSmoothing, ignoreIndex: this.ignoreIndex });
+        const l = this.batchLoss(b, 0, false);
         sum += l.sum;
         count += l.count;
         ops.arena.releaseAll();
