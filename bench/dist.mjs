@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// npm run bench:dist [-- --steps N] [--warmup N] [--json out.json]
+// npm run bench:dist [-- --steps N] [--warmup N] [--rounds N] [--json out.json]
 //
 // Data-parallel training on one machine: the bench:train model and batch (bench/train-setup.mjs:
 // vocab 1000, dModel 256, 4 heads, ffDim 1024, 3+3 layers, batch 32 x 32/32 tokens, Adam), as
 //   A) 1 process x 2 OpenMP threads (Trainer without distributed), and
 //   B) mpirun -np 2, 1 thread per rank: each rank trains 16 of the 32 rows, gradients summed by
 //      bucketed non-blocking MPI allreduce started during the backward.
-// Reports per step (median over --steps after --warmup): step time, target tokens/s of the whole
+// The two setups take turns, --rounds times (each a fresh launch: --warmup then --steps timed
+// steps), so both see the same machine load. Reports per step (median over all timed steps): step time, target tokens/s of the whole
 // batch, gradient bytes reduced per rank, the time rank 0 blocked waiting for reductions after its
 // backward (share of the step), and a plain allreduce of the same bytes timed alone (the link's cost
 // without overlap). The CPU model comes from /proc/cpuinfo.
@@ -20,7 +21,7 @@ import { BATCH, MODEL, OPT, SRC_LEN, TGT_LEN, benchBatch, dist, median } from '.
 const self = fileURLToPath(import.meta.url);
 const argv = process.argv.slice(2);
 const opt = (name, d) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : d; };
-const steps = Number(opt('steps', 20)), warmup = Number(opt('warmup', 3));
+const steps = Number(opt('steps', 10)), warmup = Number(opt('warmup', 3)), rounds = Number(opt('rounds', 3));
 
 async function worker(out) {
   const { initDistributed, Seq2SeqTransformer, Trainer, getNumThreads } = await dist('index.js');
@@ -48,9 +49,8 @@ async function worker(out) {
     alone = median(t.slice(2));
   }
   if (d.isMain) {
-    writeFileSync(out, JSON.stringify({ ranks: d.size, threads: getNumThreads(), params: model.numParameters(), stepMs: median(times),
-      minMs: Math.min(...times), maxMs: Math.max(...times), waitMs: waits.length ? median(waits) : 0, bytes: bytes.length ? median(bytes) : 0,
-      overlappedShare: overlapped.length ? median(overlapped) : 0, copyMs: copies.length ? median(copies) : 0, redoneSteps: redone.filter(Boolean).length, allreduceAloneMs: alone, tokens: batch.numTargetTokens }));
+    writeFileSync(out, JSON.stringify({ ranks: d.size, threads: getNumThreads(), params: model.numParameters(), times, waits, bytes, overlapped,
+      copies, redone, alone: alone === null ? [] : [alone], tokens: batch.numTargetTokens }));
   }
   d.dispose();
 }
@@ -61,6 +61,15 @@ function cpuModel() {
     const field = (k) => info.match(new RegExp(`^${k}\\s*:\\s*(.+)$`, 'm'))?.[1].trim();
     return `${field('model name') ?? os.cpus()[0]?.model ?? 'unknown'} (${field('vendor_id') ?? '?'} family ${field('cpu family') ?? '?'} model ${field('model') ?? '?'})`;
   } catch { return os.cpus()[0]?.model ?? 'unknown'; }
+}
+
+/** Medians over the rounds' samples. */
+function summarise(runs) {
+  const all = (k) => runs.flatMap((r) => r[k]);
+  const times = all('times'), med = (xs) => (xs.length ? median(xs) : 0);
+  return { ranks: runs[0].ranks, threads: runs[0].threads, params: runs[0].params, tokens: runs[0].tokens, stepMs: median(times),
+    minMs: Math.min(...times), maxMs: Math.max(...times), waitMs: med(all('waits')), bytes: med(all('bytes')), overlappedShare: med(all('overlapped')),
+    copyMs: med(all('copies')), redoneSteps: all('redone').filter(Boolean).length, allreduceAloneMs: runs[0].alone.length ? median(all('alone')) : null };
 }
 
 function launch(label, cmd, args, threads) {
@@ -76,12 +85,15 @@ async function main() {
   if (argv[0] === '--worker') return worker(argv[1]);
   const mpirun = (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'mpirun')).find((f) => { try { readFileSync(f); return true; } catch { return false; } });
   console.log(`attnode data-parallel benchmark: bench:train model (vocab ${MODEL.srcVocab}, dModel ${MODEL.dModel}, ${MODEL.encoderLayers}+${MODEL.decoderLayers} layers), ` +
-    `global batch ${BATCH} x ${SRC_LEN}/${TGT_LEN} tokens, Adam; ${warmup} warm-up + ${steps} timed steps (medians)`);
+    `global batch ${BATCH} x ${SRC_LEN}/${TGT_LEN} tokens, Adam; ${rounds} alternating rounds of ${warmup} warm-up + ${steps} timed steps per setup (medians)`);
   console.log(`CPU: ${cpuModel()}, ${os.availableParallelism()} CPUs; load average before ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  const a = launch('1x2', null, [], 2);
-  let b = null;
   if (!mpirun) console.log('mpirun not found: the 2-rank case is skipped (apt-get install openmpi-bin libopenmpi-dev; npm run build:dist)');
-  else b = launch('2x1', mpirun, ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'core', '-np', '2'], 1);
+  const ra = [], rb = [];
+  for (let r = 0; r < rounds; ++r) {
+    ra.push(launch('1x2', null, [], 2));
+    if (mpirun) rb.push(launch('2x1', mpirun, ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'core', '-np', '2'], 1));
+  }
+  const a = summarise(ra), b = mpirun ? summarise(rb) : null;
   const rows = [['1 rank x 2 threads', a], ...(b ? [['2 ranks x 1 thread', b]] : [])];
   const fmt = (x, d = 1) => (x === null || x === undefined ? '-' : x.toFixed(d));
   console.log('');
@@ -96,7 +108,7 @@ async function main() {
   const loaded = Math.max(...os.loadavg()) > os.availableParallelism();
   console.log(`load average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}${loaded ? '  (WARNING: the machine was loaded by other work; timings are noisy)' : ''}`);
   const json = opt('json');
-  if (json) writeFileSync(json, JSON.stringify({ cpu: cpuModel(), steps, warmup, single: a, twoRanks: b }, null, 2) + '\n');
+  if (json) writeFileSync(json, JSON.stringify({ cpu: cpuModel(), steps, warmup, rounds, single: a, twoRanks: b, samples: { single: ra, twoRanks: rb } }, null, 2) + '\n');
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
