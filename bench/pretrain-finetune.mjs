@@ -16,7 +16,7 @@ import {
 import { exactMatch } from '../dist/cli/demo.js';
 
 function args(argv) {
-  const a = { pretrainSteps: 2000, finetuneSteps: [250, 500, 1000], pairs: 500, seed: 1, corpus: 30000 };
+  const a = { pretrainSteps: 1500, finetuneSteps: [250, 500, 1000], pairs: 500, seed: 1, corpus: 30000 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -48,7 +48,8 @@ console.log(`labelled: ${pairs.length} pairs; held out: ${test.length} dates; vo
 
 const t0 = performance.now();
 const pre = await pretrain({ documents: corpus, evalDocuments: heldCorpus, tokenizer: tok, noising: { objective: 'infill' }, masking: 'dynamic',
-  model: MODEL, steps: a.pretrainSteps, batchSize: 64, lr: 2e-3, seed: a.seed, evalEvery: a.pretrainSteps });
+  model: MODEL, steps: a.pretrainSteps, batchSize: 64, lr: 2e-3, seed: a.seed, evalEvery: a.pretrainSteps, progressEvery: 250,
+  onProgress: (p) => console.log(`  pretraining step ${p.step}/${p.totalSteps}: loss ${p.loss.toFixed(3)}, ${(p.elapsedMs / 1000).toFixed(0)} s`) });
 const preSeconds = (performance.now() - t0) / 1000;
 console.log(`pretrained ${pre.steps} steps (batch 64) in ${preSeconds.toFixed(0)} s: loss ${pre.loss.toFixed(3)}, held-out noised loss ${pre.evalLoss?.toFixed(3)}`);
 
