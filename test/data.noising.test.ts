@@ -7,6 +7,7 @@ import {
   tokenizerFromJSON, withMaskTokens,
 } from '../dist/data/index.js';
 import { ByteLevelBpeTokenizer } from '../dist/data/hf-bpe.js';
+import { MarianTokenizer } from '../dist/data/hf-marian-tokenizer.js';
 
 const TEXTS = ['the 3rd of March, 2021', 'Wednesday, March 3, 2021', '03/03/2021', 'hello world', 'Mr. Smith.'];
 const base = CharTokenizer.fromTexts(TEXTS);
@@ -78,6 +79,11 @@ describe('withMaskTokens', () => {
     expect(m.decode(m.encode(text))).toBe(text);
     expect(m.isSpecial(4)).toBe(true);
     expect(m.isSpecial(m.sentinelIds[0]!)).toBe(true);
+  });
+
+  it('refuses a Marian tokenizer (it has no <mask>) with a clear error', async () => {
+    const marian = await MarianTokenizer.fromHfFolder(path.join(import.meta.dirname, 'fixtures', 'hf-spm'));
+    expect(() => withMaskTokens(marian as never)).toThrow(/Marian tokenizer has no <mask>/);
   });
 });
 
