@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:dist [-- --steps N] [--warmup N] [--rounds N] [--json out.json]
+// npm run bench:dist [-- --steps N] [--warmup N] [--rounds N] [--bind none|core] [--json out.json]
 //
 // Data-parallel training on one machine: the bench:train model and batch (bench/train-setup.mjs:
 // vocab 1000, dModel 256, 4 heads, ffDim 1024, 3+3 layers, batch 32 x 32/32 tokens, Adam), as
@@ -22,6 +22,9 @@ const self = fileURLToPath(import.meta.url);
 const argv = process.argv.slice(2);
 const opt = (name, d) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : d; };
 const steps = Number(opt('steps', 10)), warmup = Number(opt('warmup', 3)), rounds = Number(opt('rounds', 3));
+// Open MPI binds each rank to a core by default; on a machine shared with other work a bound rank
+// cannot move off a busy core and the other rank waits for it every step, so the default is none.
+const bind = opt('bind', 'none');
 
 async function worker(out) {
   const { initDistributed, Seq2SeqTransformer, Trainer, getNumThreads } = await dist('index.js');
@@ -85,13 +88,13 @@ async function main() {
   if (argv[0] === '--worker') return worker(argv[1]);
   const mpirun = (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'mpirun')).find((f) => { try { readFileSync(f); return true; } catch { return false; } });
   console.log(`attnode data-parallel benchmark: bench:train model (vocab ${MODEL.srcVocab}, dModel ${MODEL.dModel}, ${MODEL.encoderLayers}+${MODEL.decoderLayers} layers), ` +
-    `global batch ${BATCH} x ${SRC_LEN}/${TGT_LEN} tokens, Adam; ${rounds} alternating rounds of ${warmup} warm-up + ${steps} timed steps per setup (medians)`);
+    `global batch ${BATCH} x ${SRC_LEN}/${TGT_LEN} tokens, Adam; mpirun --bind-to ${bind}; ${rounds} alternating rounds of ${warmup} warm-up + ${steps} timed steps per setup (medians)`);
   console.log(`CPU: ${cpuModel()}, ${os.availableParallelism()} CPUs; load average before ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   if (!mpirun) console.log('mpirun not found: the 2-rank case is skipped (apt-get install openmpi-bin libopenmpi-dev; npm run build:dist)');
   const ra = [], rb = [];
   for (let r = 0; r < rounds; ++r) {
     ra.push(launch('1x2', null, [], 2));
-    if (mpirun) rb.push(launch('2x1', mpirun, ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'core', '-np', '2'], 1));
+    if (mpirun) rb.push(launch('2x1', mpirun, ['--allow-run-as-root', '--oversubscribe', '--bind-to', bind, '-np', '2'], 1));
   }
   const a = summarise(ra), b = mpirun ? summarise(rb) : null;
   const rows = [['1 rank x 2 threads', a], ...(b ? [['2 ranks x 1 thread', b]] : [])];
