@@ -8,7 +8,7 @@
 // mask each time a document is served (keyed by seed, epoch and index). The corpus is kept small
 // (default 1000 documents of calendar text, ~25 epochs) so that static masks repeat many times.
 //
-// Reported: held-out masked-token accuracy (argmax at the scored positions of 512 unseen documents
+// Reported: held-out masked-token accuracy (argmax at the scored positions of 2000 unseen documents
 // with fixed masks; for 'mlm' the chosen positions) and held-out loss (cross-entropy per scored
 // token, no label smoothing), and the data pipeline's cost: ms per batch of source.next() alone,
 // measured in a loop of its own (no training running), and the one-off build of the source.
@@ -32,7 +32,7 @@ function args(argv) {
 const a = args(process.argv.slice(2));
 const SEED = 7;
 const corpus = generateDateText({ count: a.documents, seed: 41, maxSentences: 1 });
-const held = generateDateText({ count: 512, seed: 42, maxSentences: 1, split: 'test' });
+const held = generateDateText({ count: 2000, seed: 42, maxSentences: 1, split: 'test' });
 const tok = withMaskTokens(CharTokenizer.fromTexts([...corpus, ...held]), { sentinels: 20 });
 const docs = corpus.map((t) => tok.encode(t));
 const heldDocs = held.map((t) => tok.encode(t));
