@@ -121,8 +121,7 @@ export class DataParallel {
       for (let i = 0; i < batches.length; ++i) {
         const b = batches[i]!;
         if (b.batch === 0) continue;  // this rank has no rows of this micro-batch
-        const logits = t.model.forward(b, { training: true, step, maskMode: t.maskMode });
-        const l = ops.crossEntropySum(logits, b.labels, { labelSmoothing: t.labelSmoothing, ignoreIndex: t.ignoreIndex });
+        const l = t.batchLoss(b, step, true);  // the trainer's loss (cross-entropy, or options.loss such as a CMLM's)
         if (!Number.isFinite(l.sum)) {
           tape.clear();
           fail = FAIL_NONFINITE;
@@ -136,7 +135,7 @@ export class DataParallel {
         count += l.count;
       }
     } catch (e) {
-      fail = FAIL_ERROR;
+      fail = e instanceof NonFiniteError ? FAIL_NONFINITE : FAIL_ERROR;
       failure = e;
     } finally {
       tape.clear();
