@@ -49,7 +49,11 @@ export interface PretrainOptions {
   out?: string;
   /** Save every N steps (0: only at the end and on abort). Default 0. */
   checkpointEvery?: number;
-  /** Continue the run saved in `out` (when it has one). Default false. */
+  /**
+   * Continue the run saved in `out` (when it has one). Default false. With the same `steps` the
+   * result is bit-identical to an uninterrupted run; a larger `steps` extends it (the default
+   * cosine schedule then follows the new length).
+   */
   resume?: boolean;
   evalEvery?: number;
   signal?: AbortSignal;
