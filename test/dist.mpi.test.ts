@@ -57,7 +57,6 @@ describe('initDistributed without a usable MPI addon', () => {
       import { initDistributed } from ${JSON.stringify(path.join(here, '..', 'dist', 'index.js'))};
       const d = await initDistributed();
       d.allReduce(new Float32Array(2)); d.barrier();
-      const mods = process.moduleLoadList ?? [];
       console.log(JSON.stringify({ rank: d.rank, size: d.size, isMain: d.isMain }));`],
     { env: { ...env, ATTNODE_MPI_BINARY: '/nonexistent/attnode_mpi.node' }, encoding: 'utf8' });
     expect(r.stderr).toBe('');
