@@ -17,8 +17,11 @@ const USAGE = `usage:
       (--window: encoder keys L before to R after each position, decoder self-attention L before;
       --global-tokens: the first G positions see and are seen by all; mixed: one decoder attention
       over [source; prefix]. Saved with the model: translate needs no flag)
+      [--objective autoregressive|cmlm] (cmlm, with --task: a conditional masked LM, bidirectional
+      decoder and length predictor, decoded with Mask-Predict)
   attnode translate --model DIR [--max-new-tokens N] [--beams N] [--attention out.svg]
-      [--max-beams N] [--timeout-ms N] ["text" ...]
+      [--max-beams N] [--timeout-ms N] [--method autoregressive|mask-predict] [--iterations T]
+      [--length-candidates L] ["text" ...]
       (DIR: an attnode checkpoint, or a Hugging Face Marian/BART folder with its tokenizer)
       one output per input; with no text, reads one input per line from stdin; --attention writes
       a heatmap of the cross-attention of each output token over the source tokens; --beams is at

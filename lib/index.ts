@@ -6,7 +6,7 @@ export type {
 } from './kernels.js';
 export type * from './opkernels/types.js';
 export type {
-  GemmOptions, GemmBatchedOptions, LinearShape, LinearBackwardShape, LinearBackwardResult,
+  GemmOptions, GemmBatchedOptions, LinearShape, LinearBackwardShape, LinearBackwardResult, Precision,
 } from './gemm.js';
 export { cpuInfo, setNumThreads, getNumThreads, setIsa } from './runtime.js';
 export type { CpuInfo, Isa } from './native.js';
@@ -42,5 +42,11 @@ export type {
   GenerateLimits, GenerateOptions, GenerateTokenizer, GenerateResult, Hypothesis, StreamToken, Source, SourceBatch,
 } from './decode/index.js';
 export { DecoderKvCache, LayerKvCache } from './nn/kv-cache.js';
+export { maskPredictSync } from './decode/mask-predict.js';
+export type { MaskPredictSyncOptions } from './decode/mask-predict.js';
+export { cmlmInputs, cmlmLoss, cmlmObjective, DEFAULT_LENGTH_LOSS_WEIGHT } from './train/cmlm.js';
+export type { CmlmBatch, CmlmLossOptions, BatchLossOptions } from './train/cmlm.js';
+export type { BatchLoss } from './train/trainer.js';
+export type { ModelObjective } from './nn/config-cmlm.js';
 export * from './dist/index.js';
 export * from './train/pretrain.js';

@@ -18,6 +18,7 @@ import { initDistributed } from '../dist/distributed.js';
 import { intFlag, numFlag, parseArgs, strFlag, UsageError } from './args.js';
 import { ATTENTION_FLAGS, attentionFlags } from './attention-flags.js';
 import { DEMO_RECIPE, exactMatch, runRecipe } from './demo.js';
+import { runCmlmRecipe } from './cmlm.js';
 import { ProgressBar } from './progress.js';
 
 const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -69,19 +70,23 @@ export function modelFlags(p: ReturnType<typeof parseArgs>, base: Partial<Seq2Se
 
 export async function train(argv: readonly string[]): Promise<void> {
   const p = parseArgs(argv, { task: 'value', data: 'value', out: 'value', steps: 'value', 'batch-size': 'value', lr: 'value', seed: 'value',
-    'label-smoothing': 'value', ...MODEL_FLAGS });
+    'label-smoothing': 'value', objective: 'value', ...MODEL_FLAGS });
   const out = strFlag(p, 'out');
   if (!out) throw new UsageError('train needs --out DIR (where the model is saved)');
   const task = strFlag(p, 'task'), data = strFlag(p, 'data');
   if ((task === undefined) === (data === undefined)) throw new UsageError('train needs exactly one of --task dates|copy|reverse|sort and --data pairs.tsv');
   const seed = intFlag(p, 'seed', 1, 0);
+  // --objective cmlm (issue 15): a conditional masked LM, decoded with translate --method mask-predict.
+  const objective = strFlag(p, 'objective') ?? 'autoregressive';
+  if (objective !== 'autoregressive' && objective !== 'cmlm') throw new UsageError(`--objective must be autoregressive or cmlm, got ${objective}`);
+  if (objective === 'cmlm' && task === undefined) throw new UsageError('--objective cmlm needs --task (with --data it is not supported yet)');
   // Under mpirun: data-parallel over the ranks, rank 0 alone prints and saves (alone: a group of one).
   const dist = await initDistributed();
   const say = dist.isMain ? log : (): void => {};
   if (dist.size > 1) say(`data-parallel training on ${dist.size} ranks (MPI); global batch split across them`);
   if (task !== undefined) {
     if (task !== 'dates' && task !== 'copy' && task !== 'reverse' && task !== 'sort') throw new UsageError(`--task must be dates, copy, reverse or sort, got ${task}`);
-    await runRecipe({ ...DEMO_RECIPE, task, out, seed, log: say, distributed: dist, steps: intFlag(p, 'steps', DEMO_RECIPE.steps),
+    await (objective === 'cmlm' ? runCmlmRecipe : runRecipe)({ ...DEMO_RECIPE, task, out, seed, log: say, distributed: dist, steps: intFlag(p, 'steps', DEMO_RECIPE.steps),
       batchSize: intFlag(p, 'batch-size', DEMO_RECIPE.batchSize), lr: numFlag(p, 'lr', DEMO_RECIPE.lr, 1e-7, 1),
       model: modelFlags(p, DEMO_RECIPE.model) });
     return;
@@ -137,7 +142,9 @@ interface TranslateTokenizer {
 }
 
 export async function translate(argv: readonly string[]): Promise<void> {
-  const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value', beams: 'value', attention: 'value', 'max-beams': 'value', 'timeout-ms': 'value' });
+  const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value', beams: 'value', attention: 'value', 'max-beams': 'value', 'timeout-ms': 'value',
+    method: 'value', iterations: 'value', 'length-candidates': 'value' });
+  const maskPredict = maskPredictFlags(p);
   const dir = strFlag(p, 'model');
   if (!dir) throw new UsageError('translate needs --model DIR');
   // The limits are checked before the model loads: a request for hours of beam search fails at once.
@@ -168,7 +175,7 @@ export async function translate(argv: readonly string[]): Promise<void> {
     try {
       result = await generate(model, inputs.slice(at, at + per), {
         ...defaults, ...(defaults.minNewTokens !== undefined ? { minNewTokens: Math.min(defaults.minNewTokens, maxNew) } : {}),
-        tokenizer, maxNewTokens: maxNew, numBeams, limits, ...(left !== undefined ? { timeoutMs: left } : {}), ...(svg ? { returnAttention: true } : {}),
+        tokenizer, maxNewTokens: maxNew, numBeams, limits, ...maskPredict, ...(left !== undefined ? { timeoutMs: left } : {}), ...(svg ? { returnAttention: true } : {}),
       });
     } catch (e) {
       if (e instanceof DOMException && e.name === 'TimeoutError')
@@ -183,13 +190,27 @@ export async function translate(argv: readonly string[]): Promise<void> {
       const h = hyps[0]!;
       const srcIds = tokenizer.encode(inputs[i]!, { addEos: true });
       const srcTokens = Array.from(srcIds, (id) => tokenizer.idToToken(id));
-      const tgtIds = h.finished ? [...h.tokens, model.config.eosId] : [...h.tokens];
+      // EOS has a row when it was generated (Mask-Predict's outputs have no EOS and no row for one).
+      const tgtIds = h.finished && (h.attention?.length ?? 0) > h.tokens.length ? [...h.tokens, model.config.eosId] : [...h.tokens];
       const tgtTokens = tgtIds.map((id) => tokenizer.idToToken(id));
       const file = inputs.length === 1 ? svg : svg.replace(/(\.svg)?$/i, `-${i}.svg`);
       writeFileSync(file, attentionSvg(srcTokens, tgtTokens, h.attention ?? []));
       process.stderr.write(`attention heatmap of input ${i + 1}: ${file}\n`);
     });
   }
+}
+
+/** translate's --method autoregressive|mask-predict, --iterations T, --length-candidates L as generate options. */
+function maskPredictFlags(p: ReturnType<typeof parseArgs>): GenerateOptions {
+  const o: GenerateOptions = {};
+  const method = strFlag(p, 'method');
+  if (method !== undefined) {
+    if (method !== 'autoregressive' && method !== 'mask-predict') throw new UsageError(`--method must be autoregressive or mask-predict, got ${method}`);
+    o.method = method;
+  }
+  if (p.flags.has('iterations')) o.iterations = intFlag(p, 'iterations', 10);
+  if (p.flags.has('length-candidates')) o.lengthCandidates = intFlag(p, 'length-candidates', 1);
+  return o;
 }
 
 export function readVersion(root: string): string {

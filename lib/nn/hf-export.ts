@@ -46,6 +46,7 @@ function mismatches(c: Seq2SeqModelConfig, type: HfModelType): string[] {
   if (c.encoderAttention?.window) out.push(`encoderAttention has a window: ${type} has only full encoder attention`);
   if (c.decoderSelfAttention?.window) out.push(`decoderSelfAttention has a window: ${type} has only full decoder self-attention`);
   if (c.decoderAttention === 'mixed') out.push(`decoderAttention is 'mixed': ${type} needs 'separate' (self- and cross-attention)`);
+  if (c.objective === 'cmlm') out.push(`objective is 'cmlm' (a bidirectional decoder and a length predictor): ${type} is autoregressive`);
   if (type !== 'marian') {
     need('tieEmbeddings', true);  // the encoder, decoder and output share model.shared
     if (c.srcVocab !== c.tgtVocab) out.push(`srcVocab (${c.srcVocab}) and tgtVocab (${c.tgtVocab}) differ: ${type} has one vocabulary`);
