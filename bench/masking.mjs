@@ -11,7 +11,8 @@
 // Reported: held-out masked-token accuracy (argmax at the scored positions of 2000 unseen documents
 // with fixed masks; for 'mlm' the chosen positions) and held-out loss (cross-entropy per scored
 // token, no label smoothing), and the data pipeline's cost: ms per batch of source.next() alone,
-// measured in a loop of its own (no training running), and the one-off build of the source.
+// measured in a loop of its own (no training running; median of 21 rounds of 100 batches), and the
+// one-off build of the source.
 import { cpuModel } from './cpu-model.mjs';
 import {
   CharTokenizer, MaskedBatchSource, Seq2SeqTransformer, Trainer, generateDateText, getNumThreads, maskedEvalBatches, noGrad, withMaskTokens,
@@ -69,12 +70,16 @@ function makeSource(masking, duplicates) {
   return new MaskedBatchSource(docs, tok, { noising, masking, ...(duplicates ? { duplicates } : {}), batchSize: a.batchSize, seed: SEED });
 }
 
-/** ms per batch of next() alone, over `n` batches (after a short warm-up). */
-function pipelineCost(source, n = 1000) {
+/** ms per batch of next() alone: the median of 21 rounds of 100 batches (after a warm-up), steady on a busy machine. */
+function pipelineCost(source, rounds = 21, per = 100) {
   for (let i = 0; i < 50; i++) source.next();
-  const t = performance.now();
-  for (let i = 0; i < n; i++) source.next();
-  return (performance.now() - t) / n;
+  const times = [];
+  for (let r = 0; r < rounds; r++) {
+    const t = performance.now();
+    for (let i = 0; i < per; i++) source.next();
+    times.push((performance.now() - t) / per);
+  }
+  return times.sort((x, y) => x - y)[rounds >> 1];
 }
 
 const runs = [['static', undefined], ['static x10', 10], ['dynamic', undefined]];
