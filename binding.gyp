@@ -4,6 +4,7 @@
   # its own flags, selected at load time by native/core/dispatch.cpp (cpuid + xgetbv).
   "variables": {
     "attnode_avx512%": "<!(node scripts/probe-avx512.cjs)",
+    "attnode_avx512bf16%": "<!(node scripts/probe-avx512.cjs bf16)",
     "attnode_common_cflags": ["-O3", "-fPIC", "-fopenmp", "-fno-math-errno", "-ffp-contract=fast", "-Wall", "-Wno-unused-function"]
   },
   "targets": [
@@ -30,8 +31,23 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"]
     },
     {
+      # The bf16 GEMM (vdpbf16ps): its own flags, -mavx512bf16; called only on CPUs with AVX512_BF16.
+      "target_name": "attnode_avx512bf16",
+      "type": "static_library",
+      "conditions": [
+        ["attnode_avx512==1 and attnode_avx512bf16==1", {
+          "sources": ["<!@(node scripts/sources.cjs avx512bf16)"],
+          "direct_dependent_settings": { "defines": ["ATTNODE_HAVE_AVX512BF16=1"] }
+        }]
+      ],
+      "include_dirs": ["native"],
+      "cflags_cc": ["-std=c++17", "<@(attnode_common_cflags)", "-march=x86-64-v2", "-mavx2", "-mfma",
+                    "-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx512bf16", "-mprefer-vector-width=512"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"]
+    },
+    {
       "target_name": "attnode",
-      "dependencies": ["attnode_avx2", "attnode_avx512"],
+      "dependencies": ["attnode_avx2", "attnode_avx512", "attnode_avx512bf16"],
       "sources": ["<!@(node scripts/sources.cjs core)", "<!@(node scripts/sources.cjs binding)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

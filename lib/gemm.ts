@@ -8,6 +8,9 @@ import { snapshot } from './opkernels/options.js';
  * C (m x n, row-major) = alpha * op(A) op(B) + beta * C. op(A) is m x k: A is stored m x k, or k x m
  * with `transA`; op(B) is k x n: B is stored k x n, or n x k with `transB`.
  */
+/** Precision of the matrix products: fp32, or bf16 operands with fp32 accumulation. */
+export type Precision = 'fp32' | 'bf16';
+
 export interface GemmOptions {
   m: number;
   n: number;
@@ -18,6 +21,13 @@ export interface GemmOptions {
   alpha?: number;
   /** Default 0. With beta = 0, C's previous contents are never read (NaN there does not spread). */
   beta?: number;
+  /**
+   * 'fp32' (default) or 'bf16': op(A) and op(B) rounded to bfloat16 (nearest even), products and
+   * sums in fp32, epilogue in fp32. Runs on the 'avx512bf16' variant (AVX512_BF16: AMD Zen 4,
+   * Intel Cooper Lake and later); on other variants the product is computed in fp32. Each element
+   * of C is then within (2^-7 + 2^-16 + k 2^-24) sum_k |a_ik b_kj| of the exact product.
+   */
+  precision?: Precision;
   /** Initial C, read when beta != 0, written in place and returned. Default: a new zero array. */
   C?: Float32Array;
   /** [n], added to every row of C (of every batch entry) after the product: a Linear layer's bias. */
@@ -63,6 +73,8 @@ export interface LinearShape {
   rows: number;
   inFeatures: number;
   outFeatures: number;
+  /** Precision of the products (GemmOptions.precision); the bias and its gradient stay fp32. */
+  precision?: Precision;
 }
 export interface LinearBackwardShape extends LinearShape {
   /** Compute dx (default true); false for a first layer whose input needs no gradient. */
@@ -105,10 +117,10 @@ function gemmView(): GemmNativeAddon {
 }
 const gemmNative = gemmView();
 
-const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu', 'reluMask',
-  'gateMask'];
+const GEMM_KEYS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'precision', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu',
+  'reluMask', 'gateMask'];
 const BATCHED_KEYS = [...GEMM_KEYS, 'batch', 'strideA', 'strideB', 'strideC', 'strideBias'];
-const LINEAR_KEYS = ['rows', 'inFeatures', 'outFeatures'];
+const LINEAR_KEYS = ['rows', 'inFeatures', 'outFeatures', 'precision'];
 const LINEAR_BACKWARD_KEYS = [...LINEAR_KEYS, 'needInputGrad'];
 
 // Options and shapes are read once into plain objects, unknown keys rejected (opkernels/options.ts).

@@ -17,7 +17,7 @@ export interface CpuInfo {
   isaEnvError?: string;
 }
 
-export type Isa = 'portable' | 'avx2' | 'avx512';
+export type Isa = 'portable' | 'avx2' | 'avx512' | 'avx512bf16';
 
 export interface NativeShape {
   batch: number; heads: number; kvHeads?: number; qLen: number; kvLen: number; headDim: number;

@@ -49,6 +49,7 @@ struct LinearCall {
   int64_t rows = 0, in = 0, out = 0;
   const float *x = nullptr, *w = nullptr, *b = nullptr, *dy = nullptr;
   float *y = nullptr, *dx = nullptr, *dw = nullptr, *db = nullptr;
+  bool bf16 = false;
   Keepalive keep;
   Napi::Reference<Napi::Value> result;
 };
@@ -103,10 +104,20 @@ Napi::Float32Array output(const ArgContext& c, const Napi::Value& given, const s
   return a;
 }
 
+// precision: 'fp32' (default) or 'bf16' (operands rounded to bf16, fp32 accumulation; core/gemm.h).
+bool parse_precision(const ArgContext& c, const Napi::Object& o, const std::string& name) {
+  Napi::Value v = o.Get("precision");
+  if (v.IsUndefined()) return false;
+  if (!v.IsString()) c.type_error(name, "must be 'fp32' or 'bf16', got " + describe(v));
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  if (s != "fp32" && s != "bf16") c.range_error(name, "must be 'fp32' or 'bf16', got '" + s + "'");
+  return s == "bf16";
+}
+
 void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batched, GemmCall& call) {
   if (!is_plain_object(info[2]))
     c.type_error("opts", std::string("must be an object { ") + (batched ? "batch, " : "") +
-                             "m, n, k, transA?, transB?, alpha?, beta?, C?, bias?, relu?" + (batched ? "" : ", rowSumsA?, addend?, gate?, gateMask?, reluMask?") + " }, got " + describe(info[2]));
+                             "m, n, k, transA?, transB?, alpha?, beta?, precision?, C?, bias?, relu?" + (batched ? "" : ", rowSumsA?, addend?, gate?, gateMask?, reluMask?") + " }, got " + describe(info[2]));
   Napi::Object o = info[2].As<Napi::Object>();
   GemmParams& p = call.p;
   p.batch = batched ? get_int(c, o, "batch", "opts.batch", 1, kMaxDim, -1) : 1;
@@ -117,6 +128,7 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
   p.trans_b = get_bool(c, o, "transB", "opts.transB");
   p.alpha = get_scalar(c, o, "alpha", "opts.alpha", 1.f);
   p.beta = get_scalar(c, o, "beta", "opts.beta", 0.f);
+  p.bf16 = parse_precision(c, o, "opts.precision");
   p.lda = p.trans_a ? p.M : p.K;
   p.ldb = p.trans_b ? p.K : p.N;
   p.ldc = p.N;
@@ -212,7 +224,7 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
 struct LinearShape {
   int64_t rows, in, out;
 };
-LinearShape parse_linear_shape(const ArgContext& c, const Napi::Value& v, bool backward, bool& need_dx) {
+LinearShape parse_linear_shape(const ArgContext& c, const Napi::Value& v, bool backward, bool& need_dx, bool& bf16) {
   if (!is_plain_object(v))
     c.type_error("shape", std::string("must be an object { rows, inFeatures, outFeatures") +
                               (backward ? ", needInputGrad? }" : " }") + ", got " + describe(v));
@@ -222,6 +234,7 @@ LinearShape parse_linear_shape(const ArgContext& c, const Napi::Value& v, bool b
   s.in = get_int(c, o, "inFeatures", "shape.inFeatures", 0, kMaxDim, -1);
   s.out = get_int(c, o, "outFeatures", "shape.outFeatures", 0, kMaxDim, -1);
   need_dx = true;
+  bf16 = parse_precision(c, o, "shape.precision");
   if (backward) {
     Napi::Value nd = o.Get("needInputGrad");
     if (!nd.IsUndefined()) {
@@ -238,7 +251,7 @@ LinearShape parse_linear_shape(const ArgContext& c, const Napi::Value& v, bool b
 // linearForward(x, W, b | undefined | null, shape) and linearBackward(x, W, dy, shape).
 void parse_linear(const ArgContext& c, const Napi::CallbackInfo& info, bool backward, LinearCall& call) {
   bool need_dx = true;
-  const LinearShape s = parse_linear_shape(c, info[3], backward, need_dx);
+  const LinearShape s = parse_linear_shape(c, info[3], backward, need_dx, call.bf16);
   call.rows = s.rows; call.in = s.in; call.out = s.out;
   Napi::Float32Array x = expect_f32(c, info[0], "x", s.rows * s.in, "rows*inFeatures", false);
   Napi::Float32Array w = expect_f32(c, info[1], "W", s.out * s.in, "outFeatures*inFeatures", false);
@@ -273,8 +286,8 @@ void parse_linear(const ArgContext& c, const Napi::CallbackInfo& info, bool back
 }
 
 void run_linear(const LinearCall& l, bool backward) {
-  if (!backward) linear_forward(l.rows, l.in, l.out, l.x, l.w, l.b, l.y);
-  else linear_backward(l.rows, l.in, l.out, l.x, l.w, l.dy, l.dx, l.dw, l.db);
+  if (!backward) linear_forward(l.rows, l.in, l.out, l.x, l.w, l.b, l.y, l.bf16);
+  else linear_backward(l.rows, l.in, l.out, l.x, l.w, l.dy, l.dx, l.dw, l.db, l.bf16);
 }
 
 template <bool Batched, bool Async>

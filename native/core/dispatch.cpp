@@ -7,6 +7,20 @@
 
 namespace attnode {
 
+#if ATTNODE_HAVE_AVX512 && ATTNODE_HAVE_AVX512BF16
+// avx512 plus the bf16 GEMM: bf16 calls with work to do go to it, the rest (fp32 calls, and
+// M, N, K or alpha zero, where A and B are not read) to avx512's fp32 GEMM.
+static void gemm_avx512bf16(const GemmParams& p) {
+  if (p.bf16 && p.M > 0 && p.N > 0 && p.K > 0 && p.alpha != 0.f) avx512bf16::gemm_bf16(p);
+  else avx512::kernel_table().gemm(p);
+}
+static const KernelTable& avx512bf16_table() {
+  const KernelTable& base = avx512::kernel_table();
+  static const KernelTable t{"avx512bf16", base.attention_forward, base.attention_backward, base.ops, gemm_avx512bf16};
+  return t;
+}
+#endif
+
 static const KernelTable* table_by_name(const std::string& name) {
   const CpuFeatures& f = cpu_features();
   if (name == "portable") return &portable::kernel_table();
@@ -15,12 +29,16 @@ static const KernelTable* table_by_name(const std::string& name) {
   if (name == "avx512")
     return (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx2 && f.fma) ? &avx512::kernel_table() : nullptr;
 #endif
+#if ATTNODE_HAVE_AVX512 && ATTNODE_HAVE_AVX512BF16
+  if (name == "avx512bf16")
+    return (table_by_name("avx512") && f.avx512_bf16) ? &avx512bf16_table() : nullptr;
+#endif
   return nullptr;
 }
 
 std::vector<std::string> supported_isas() {
   std::vector<std::string> out;
-  for (const char* n : {"portable", "avx2", "avx512"})
+  for (const char* n : {"portable", "avx2", "avx512", "avx512bf16"})
     if (table_by_name(n)) out.emplace_back(n);
   return out;
 }

@@ -9,8 +9,9 @@ namespace attnode {
 void gemm(const GemmParams& p) { active_kernels().gemm(p); }
 
 void linear_forward(int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
-                    const float* b, float* y) {
-  GemmParams p;  // y [rows, out] = x [rows, in] * (W [out, in])^T + b
+                    const float* b, float* y, bool bf16) {
+  GemmParams p;
+  p.bf16 = bf16;  // y [rows, out] = x [rows, in] * (W [out, in])^T + b
   p.M = rows; p.N = out; p.K = in;
   p.trans_b = true;
   p.a = x; p.lda = in;
@@ -21,8 +22,9 @@ void linear_forward(int64_t rows, int64_t in, int64_t out, const float* x, const
 }
 
 void linear_backward(int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
-                     const float* dy, float* dx, float* dw, float* db) {
-  GemmParams g;  // dW [out, in] = (dy [rows, out])^T x [rows, in]; db = row sums of dy^T
+                     const float* dy, float* dx, float* dw, float* db, bool bf16) {
+  GemmParams g;
+  g.bf16 = bf16;  // dW [out, in] = (dy [rows, out])^T x [rows, in]; db = row sums of dy^T
   g.M = out; g.N = in; g.K = rows;
   g.trans_a = true;
   g.a = dy; g.lda = out;
@@ -32,6 +34,7 @@ void linear_backward(int64_t rows, int64_t in, int64_t out, const float* x, cons
   gemm(g);
   if (!dx) return;
   GemmParams d;  // dx [rows, in] = dy [rows, out] W [out, in]
+  d.bf16 = bf16;
   d.M = rows; d.N = in; d.K = out;
   d.a = dy; d.lda = out;
   d.b = w; d.ldb = in;

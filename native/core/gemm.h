@@ -59,6 +59,11 @@ struct GemmParams {
   int64_t ld_relu_mask = 0;
   const uint8_t* gate_mask = nullptr;
   int64_t ld_gate_mask = 0;
+  // Precision of the product: false = fp32; true = op(A) and op(B) rounded to bf16 (nearest even),
+  // products and sums in fp32, on the "avx512bf16" variant; other variants compute it in fp32
+  // (the fallback: more precise, never slower there). Row sums are always fp32 sums of the
+  // unrounded op(A).
+  bool bf16 = false;
 };
 
 // Runs on the active ISA variant (core/dispatch.h) with attnode::num_threads() threads.
@@ -66,11 +71,12 @@ void gemm(const GemmParams& p);
 
 // Linear layer, PyTorch layout: x [rows, in], W [out, in], b [out] (may be null), y [rows, out].
 // y = x W^T + b.
+// bf16: the products in bf16 (GemmParams::bf16), the bias and its gradient in fp32.
 void linear_forward(int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
-                    const float* b, float* y);
+                    const float* b, float* y, bool bf16 = false);
 // dy [rows, out] -> dx [rows, in] = dy W (skipped when dx is null), dW [out, in] = dy^T x,
 // db [out] = sum over rows of dy (skipped when db is null). dW and db are overwritten.
 void linear_backward(int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
-                     const float* dy, float* dx, float* dw, float* db);
+                     const float* dy, float* dx, float* dw, float* db, bool bf16 = false);
 
 }  // namespace attnode

@@ -3,7 +3,10 @@
 // dimensions, alpha/beta (beta = 0 over a NaN-poisoned C), bias, fused row sums, strided batches
 // (shared operands, per-entry and team threading), several k/column/row blocks; outputs are
 // poisoned before every call, and results must be bitwise identical across thread counts.
+#include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -346,11 +349,78 @@ void test_linear() {
   }
 }
 
+// fp32 -> bf16 (nearest even) -> fp32: what the bf16 GEMM's packing does to each operand.
+float round_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u = ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16) << 16;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// The bf16 GEMM (GemmParams::bf16 on the avx512bf16 variant), padded leading dimensions, every
+// transpose, odd sizes, bias and beta over a NaN-poisoned C: within the fp32 accumulation bound
+// k 2^-24 sum |a b| of the float64 product of the rounded inputs, and the same bits for 1, 2, 3
+// threads.
+void test_gemm_bf16() {
+  bool have = false;
+  for (const std::string& isa : attnode::supported_isas()) have = have || isa == "avx512bf16";
+  if (!have) { std::printf("bf16 GEMM: not tested (this CPU has no AVX512_BF16)\n"); return; }
+  CHECK(attnode::set_isa("avx512bf16").empty());
+  Rng rng(99);
+  const int64_t shapes[][3] = {{1, 1, 1}, {3, 40, 7}, {15, 33, 64}, {29, 65, 130}, {200, 31, 2}, {64, 96, 513}};
+  for (const auto& sh : shapes)
+    for (int t = 0; t < 4; ++t) {
+      const int64_t M = sh[0], N = sh[1], K = sh[2];
+      GemmParams p;
+      p.M = M; p.N = N; p.K = K; p.trans_a = t & 1; p.trans_b = t & 2; p.bf16 = true;
+      p.lda = (p.trans_a ? M : K) + 3; p.ldb = (p.trans_b ? K : N) + 5; p.ldc = N + 2;
+      const bool with_beta = (M + t) % 2 == 0;
+      p.beta = with_beta ? 0.5f : 0.f;
+      std::vector<float> a((p.trans_a ? K : M) * p.lda), b((p.trans_b ? N : K) * p.ldb), bias(N), c0(M * p.ldc);
+      fill(a, rng, 1.f); fill(b, rng, 1.f); fill(bias, rng, 1.f); fill(c0, rng, 1.f);
+      p.a = a.data(); p.b = b.data(); p.bias = bias.data();
+      context() = "bf16 gemm M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) + " t=" + std::to_string(t);
+      std::vector<float> results[3];
+      for (int threads = 1; threads <= 3; ++threads) {
+        std::vector<float> c = c0;
+        if (!with_beta) poison(c);
+        p.c = c.data();
+        attnode::set_num_threads(threads);
+        attnode::gemm(p);
+        results[threads - 1] = c;
+      }
+      attnode::set_num_threads(2);
+      CHECK_MSG(bitwise_equal(results[0], results[1]) && bitwise_equal(results[0], results[2]), "bits differ across thread counts");
+      double worst = 0;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          double s = 0, mag = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            const double x = round_bf16(p.trans_a ? a[k * p.lda + i] : a[i * p.lda + k]);
+            const double y = round_bf16(p.trans_b ? b[j * p.ldb + k] : b[k * p.ldb + j]);
+            s += x * y; mag += std::fabs(x * y);
+          }
+          const double want = s + (with_beta ? 0.5 * c0[i * p.ldc + j] : 0.0) + bias[j];
+          const double err = std::fabs(results[0][i * p.ldc + j] - want) / (K * std::ldexp(1.0, -24) * mag + 4e-7 * (1 + std::fabs(want)));
+          worst = err > worst || std::isnan(err) ? err : worst;
+        }
+      CHECK_MSG(worst <= 1.0, "error above the fp32 accumulation bound: " + std::to_string(worst) + " of it");
+      // Columns past N of each row of C (ldc padding) are never written.
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = N; j < p.ldc; ++j)
+          CHECK_MSG(bitwise_equal(std::vector<float>{results[0][i * p.ldc + j]}, std::vector<float>{with_beta ? c0[i * p.ldc + j] : std::numeric_limits<float>::quiet_NaN()}) ||
+                    (!with_beta && std::isnan(results[0][i * p.ldc + j])), "ldc padding written");
+    }
+  context().clear();
+}
+
 }  // namespace
 
 int main() {
   test_gemm_all_isas();
   test_linear();
+  test_gemm_bf16();
   attnode::set_isa(attnode::best_isa());
   return finish();
 }

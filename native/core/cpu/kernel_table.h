@@ -23,5 +23,10 @@ namespace avx2 { const KernelTable& kernel_table(); }
 #if ATTNODE_HAVE_AVX512
 namespace avx512 { const KernelTable& kernel_table(); }
 #endif
+#if ATTNODE_HAVE_AVX512BF16
+// The bf16 GEMM (cpu/avx512bf16/gemm_bf16.cpp); the dispatcher's "avx512bf16" table is avx512's
+// with this GEMM for calls that ask for bf16.
+namespace avx512bf16 { void gemm_bf16(const GemmParams& p); }
+#endif
 
 }  // namespace attnode

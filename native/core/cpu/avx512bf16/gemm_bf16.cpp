@@ -1,0 +1,248 @@
+// bf16 GEMM on AVX512_BF16 (Zen 4, Cooper Lake and later): C = epilogue(alpha * op(A) op(B)) with
+// op(A) and op(B) rounded to bf16 (round to nearest even) as they are packed, products and sums in
+// fp32 (vdpbf16ps multiplies bf16 pairs exactly and adds them to fp32 accumulators), and the same
+// fused epilogue as the fp32 path (core/gemm.h: beta, bias, addend, gate, relu, the bit masks).
+// Compiled with -mavx512bf16 in its own translation unit; the dispatcher calls it only on CPUs
+// that report AVX512_BF16 (the "avx512bf16" variant) and only for calls that ask for bf16.
+//
+// Why bf16: vdpbf16ps does 2 multiply-adds per fp32 lane per instruction, twice an fp32 FMA, and
+// bf16 operands halve the bytes packed and streamed.
+//
+// Layout: k is taken in pairs (k even, k odd) packed into one 32-bit word, the unit vdpbf16ps
+// consumes. op(A) is packed into MR-row panels [K/2][MR] words (the micro-kernel broadcasts one
+// word per row), op(B) into NR-column panels [K/2][NR] words (two zmm loads per k pair); an odd K
+// is padded with a zero. Each tile of C is reduced over all of K by one thread, in k order, so
+// the result does not depend on the thread count. Packing rounds each input element to bf16
+// once, so the error of an element of C is bounded by (2^-7 + 2^-16) sum_k |a_ik b_kj| from the
+// rounding of the inputs plus the fp32 accumulation error (at most K * 2^-24 of the same sum).
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own masked intrinsics (a known
+// false positive: the '__Y' of _mm512_undefined_*).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "core/gemm.h"
+#include "core/scratch.h"
+#include "core/threads.h"
+
+namespace attnode {
+namespace avx512bf16 {
+namespace {
+
+constexpr int MR = 14;             // rows of a register tile: 28 accumulators + 2 B vectors + 1 broadcast
+constexpr int NR = 32;             // columns: two zmm of fp32
+constexpr int64_t RB = 24;         // row panels per unit (336 rows)
+constexpr int64_t B_BLOCK = 1 << 19;  // bytes of packed op(B) one unit streams from L2
+
+inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Element (i, k) of op(A) and (k, j) of op(B).
+inline float op_a(const GemmParams& p, const float* A, int64_t i, int64_t k) {
+  return p.trans_a ? A[k * p.lda + i] : A[i * p.lda + k];
+}
+
+// 16 floats at src (the first n of them; the rest read as 0).
+inline __m512 load16(const float* src, int64_t n) {
+  if (n >= 16) return _mm512_loadu_ps(src);
+  if (n <= 0) return _mm512_setzero_ps();
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), src);
+}
+
+// Two rows of 16 values, rounded to bf16, as 16 words (lo row in the low half of each word).
+inline __m512i pair_rows(__m512 lo, __m512 hi) {
+  const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+  const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+  return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+// One row of n consecutive k values, rounded to bf16, as cdiv(n, 2) words (pairs in k order).
+void row_pairs(const float* src, int64_t n, uint32_t* dst) {
+  for (int64_t k = 0; k < n; k += 32) {
+    const __m512 lo = load16(src + k, n - k), hi = load16(src + k + 16, n - k - 16);
+    const __m512i w = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // 32 bf16 in k order = 16 pairs
+    const int64_t words = imin(16, cdiv(n - k, 2));
+    _mm512_mask_storeu_epi32(dst + k / 2, static_cast<__mmask16>((1u << words) - 1), w);
+  }
+}
+
+// A panel of op(A): rows [i0, i0 + mr) into dst[kp * MR + r], zero rows for r >= mr.
+void pack_a_panel(const GemmParams& p, const float* A, int64_t i0, int64_t mr, int64_t KP, uint32_t* dst,
+                  uint32_t* row_buf) {
+  const int64_t K = p.K;
+  if (!p.trans_a) {
+    // Rows of A hold consecutive k: convert each row to words, then spread them MR apart.
+    for (int64_t r = 0; r < MR; ++r) {
+      if (r < mr) row_pairs(A + (i0 + r) * p.lda, K, row_buf);
+      for (int64_t kp = 0; kp < KP; ++kp) dst[kp * MR + r] = r < mr ? row_buf[kp] : 0u;
+    }
+    return;
+  }
+  // A stored K x M: rows 2kp and 2kp + 1 hold the pair of every column i.
+  const __mmask16 keep = static_cast<__mmask16>((1u << MR) - 1);
+  for (int64_t kp = 0; kp < KP; ++kp) {
+    const __m512 lo = load16(A + (2 * kp) * p.lda + i0, mr);
+    const __m512 hi = 2 * kp + 1 < K ? load16(A + (2 * kp + 1) * p.lda + i0, mr) : _mm512_setzero_ps();
+    _mm512_mask_storeu_epi32(dst + kp * MR, keep, pair_rows(lo, hi));
+  }
+}
+
+// A panel of op(B): columns [j0, j0 + nr) into dst[kp * NR + c], zero columns for c >= nr.
+void pack_b_panel(const GemmParams& p, const float* B, int64_t j0, int64_t nr, int64_t KP, uint32_t* dst,
+                  uint32_t* row_buf) {
+  const int64_t K = p.K;
+  if (p.trans_b) {
+    // B stored N x K (a Linear weight): each row is one column of op(B), k consecutive.
+    for (int64_t c = 0; c < NR; ++c) {
+      if (c < nr) row_pairs(B + (j0 + c) * p.ldb, K, row_buf);
+      for (int64_t kp = 0; kp < KP; ++kp) dst[kp * NR + c] = c < nr ? row_buf[kp] : 0u;
+    }
+    return;
+  }
+  for (int64_t kp = 0; kp < KP; ++kp) {
+    const float* r0 = B + (2 * kp) * p.ldb + j0;
+    const float* r1 = r0 + p.ldb;
+    const bool odd = 2 * kp + 1 < K;
+    for (int v = 0; v < 2; ++v) {
+      const __m512 lo = load16(r0 + 16 * v, nr - 16 * v);
+      const __m512 hi = odd ? load16(r1 + 16 * v, nr - 16 * v) : _mm512_setzero_ps();
+      _mm512_storeu_si512(dst + kp * NR + 16 * v, pair_rows(lo, hi));
+    }
+  }
+}
+
+inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
+
+// Bits [col, col + n) of a bit-mask row (col a multiple of 16), without reading past its bytes.
+inline __mmask16 read_bits(const uint8_t* row, int64_t col, int64_t n) {
+  const uint8_t* b = row + col / 8;
+  unsigned v = b[0];
+  if (n > 8) v |= unsigned(b[1]) << 8;
+  return static_cast<__mmask16>(v) & lanes(n);
+}
+inline void write_bits(uint8_t* row, int64_t col, int64_t n, __mmask16 bits) {
+  uint8_t* b = row + col / 8;
+  b[0] = static_cast<uint8_t>(bits & lanes(imin(n, 8)));
+  if (n > 8) b[1] = static_cast<uint8_t>((bits >> 8) & lanes(n - 8));
+}
+
+// The epilogue of one 16-column vector of row i, columns [j, j + n) (n <= 16): C = relu?(alpha *
+// (acc .* [gate > 0] .* gate bits) + beta * C + bias + addend), and the relu mask (core/gemm.h).
+inline void epilogue(const GemmParams& p, float* C, const float* bias, int64_t i, int64_t j, int64_t n, __m512 acc) {
+  const __mmask16 m = lanes(n);
+  __m512 x = _mm512_mul_ps(_mm512_set1_ps(p.alpha), acc);
+  if (p.gate) {
+    const __m512 g = _mm512_maskz_loadu_ps(m, p.gate + i * p.ld_gate + j);
+    x = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_GT_OQ), x);
+  }
+  if (p.gate_mask) x = _mm512_maskz_mov_ps(read_bits(p.gate_mask + i * p.ld_gate_mask, j, n), x);
+  float* c = C + i * p.ldc + j;
+  if (p.beta != 0.f) x = _mm512_fmadd_ps(_mm512_set1_ps(p.beta), _mm512_maskz_loadu_ps(m, c), x);
+  if (bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, bias + j));
+  if (p.addend) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, p.addend + i * p.ld_addend + j));
+  if (p.relu) {
+    x = _mm512_max_ps(x, _mm512_setzero_ps());  // NaN gives 0 (max returns its second operand)
+    if (p.relu_mask)
+      write_bits(p.relu_mask + i * p.ld_relu_mask, j, n, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ));
+  }
+  _mm512_mask_storeu_ps(c, m, x);
+}
+
+// The R x NR micro-kernel over all k pairs, then the epilogue of the tile at (i0, j0), nr columns.
+template <int R>
+void micro_kernel(const GemmParams& p, int64_t KP, const uint32_t* __restrict a, const uint32_t* __restrict b,
+                  float* C, const float* bias, int64_t i0, int64_t j0, int64_t nr) {
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t kp = 0; kp < KP; ++kp) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + kp * NR);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + kp * NR + 16);
+    const uint32_t* ak = a + kp * MR;
+    for (int r = 0; r < R; ++r) {
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ak[r]));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    epilogue(p, C, bias, i0 + r, j0, imin(16, nr), acc[r][0]);
+    if (nr > 16) epilogue(p, C, bias, i0 + r, j0 + 16, nr - 16, acc[r][1]);
+  }
+}
+
+using MicroFn = void (*)(const GemmParams&, int64_t, const uint32_t*, const uint32_t*, float*, const float*,
+                         int64_t, int64_t, int64_t);
+template <int... R>
+inline MicroFn pick_micro(int mr, std::integer_sequence<int, R...>) {
+  MicroFn f = nullptr;
+  ((mr == R + 1 ? (f = micro_kernel<R + 1>, 0) : 0), ...);
+  return f;
+}
+
+// op(A) row sums in fp32 from the unrounded values, in k order (row_sums_a: a Linear layer's bias
+// gradient keeps full precision).
+void row_sums(const GemmParams& p, int nt) {
+  const float* A = p.a;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < p.M; ++i) {
+    float s = 0.f;
+    for (int64_t k = 0; k < p.K; ++k) s += op_a(p, A, i, k);
+    p.row_sums_a[i] = (p.row_sums_beta != 0.f ? p.row_sums_beta * p.row_sums_a[i] : 0.f) + s;
+  }
+}
+
+// One GEMM of a batch (batch entry e), all threads.
+void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t* bpack, uint32_t* bufs) {
+  const float* A = p.a + e * p.stride_a;
+  const float* B = p.b + e * p.stride_b;
+  float* C = p.c + e * p.stride_c;
+  const float* bias = p.bias ? p.bias + e * p.stride_bias : nullptr;
+  const int64_t KP = cdiv(p.K, 2), mpan = cdiv(p.M, MR), npan = cdiv(p.N, NR);
+  const int64_t cb = imin(npan, B_BLOCK / (NR * 4 * KP) > 0 ? B_BLOCK / (NR * 4 * KP) : 1);  // col panels per unit
+  const int64_t row_units = cdiv(mpan, RB), col_units = cdiv(npan, cb);
+  const int64_t buf_words = KP + 16;
+#pragma omp parallel num_threads(nt)
+  {
+    uint32_t* row_buf = bufs + omp_get_thread_num() * buf_words;
+#pragma omp for schedule(static) nowait
+    for (int64_t q = 0; q < mpan; ++q)
+      pack_a_panel(p, A, q * MR, imin(MR, p.M - q * MR), KP, apack + q * KP * MR, row_buf);
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < npan; ++q)
+      pack_b_panel(p, B, q * NR, imin(NR, p.N - q * NR), KP, bpack + q * KP * NR, row_buf);
+    // Units: a block of row panels x a block of column panels; each tile over all of K by one thread.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t u = 0; u < row_units * col_units; ++u) {
+      const int64_t ru = u / col_units, cu = u % col_units;
+      for (int64_t q = ru * RB; q < imin(mpan, (ru + 1) * RB); ++q) {
+        const int64_t i0 = q * MR, mr = imin(MR, p.M - i0);
+        const MicroFn f = pick_micro(static_cast<int>(mr), std::make_integer_sequence<int, MR>{});
+        for (int64_t w = cu * cb; w < imin(npan, (cu + 1) * cb); ++w) {
+          const int64_t j0 = w * NR;
+          f(p, KP, apack + q * KP * MR, bpack + w * KP * NR, C, bias, i0, j0, imin(NR, p.N - j0));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// Called by the dispatcher (the "avx512bf16" variant) for calls with bf16 set and M, N, K and
+// alpha nonzero; everything else runs on the fp32 path.
+void gemm_bf16(const GemmParams& p) {
+  const int nt = num_threads();
+  if (p.row_sums_a) row_sums(p, nt);
+  const int64_t KP = cdiv(p.K, 2);
+  const int64_t a_words = cdiv(p.M, MR) * MR * KP, b_words = cdiv(p.N, NR) * NR * KP, buf_words = (KP + 16) * nt;
+  uint32_t* scratch = static_cast<uint32_t*>(scratch_acquire(4 * static_cast<size_t>(a_words + b_words + buf_words) + 64));
+  for (int64_t e = 0; e < p.batch; ++e) gemm_one(p, e, nt, scratch, scratch + a_words, scratch + a_words + b_words);
+  scratch_release(scratch);
+}
+
+}  // namespace avx512bf16
+}  // namespace attnode
