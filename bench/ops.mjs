@@ -17,7 +17,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TorchServer, fp32Peak, measureClock, printTable, timeRow } from './ops/common.mjs';
+import { TorchServer, bf16Peak, fp32Peak, measureClock, printTable, timeRow } from './ops/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -79,6 +79,8 @@ async function main() {
         (peak.allCore?.fma_per_cycle_per_core ? ` (measured ${fmt(peak.allCore.fma_per_cycle_per_core, 2)} zmm FMA/cycle/core)` : '')
       : `clock unavailable (${clock.error}); nominal ${fmt(peak.nominal.ghz, 2)} GHz`) +
     `; at the nominal ${fmt(peak.nominal.ghz, 2)} GHz: ${fmt(peak.nominalGflops, 0)} GFLOP/s`);
+  const peakBf16 = bf16Peak(clock);
+  if (peakBf16) console.log(`bf16 peak = measured vdpbf16ps throughput (native/bench/clock.cpp, 64 flops each, all cores): ${fmt(peakBf16, 0)} GFLOP/s`);
 
   let torch = null;
   if (args.torch) {
@@ -100,7 +102,7 @@ async function main() {
   for (const spec of MODULES) {
     const mod = await import(spec);
     if (args.only && !args.only.includes(mod.group)) continue;
-    for (const row of mod.rows(kernels)) {
+    for (const row of mod.rows(kernels, info)) {
       if (process.stdout.isTTY) process.stdout.write(`  ${mod.group} ${row.name} ...`.padEnd(60) + '\r');
       const ours = row.setup();
       let torchSide = null;
@@ -109,28 +111,35 @@ async function main() {
         torchSide = torch;
       }
       const t = await timeRow(ours, torchSide, sampling);
-      results.push({ group: mod.group, name: row.name, flops: row.flops, bytes: row.bytes, target: row.target, ...t });
+      // A row may also time another attnode call on the same problem (bf16 rows: the fp32 GEMM).
+      const alt = row.alt ? { altName: row.alt.name, altSeconds: (await timeRow(row.alt.setup(), null, sampling)).seconds } : {};
+      results.push({ group: mod.group, name: row.name, flops: row.flops, bytes: row.bytes, target: row.target,
+        peakKind: row.peakKind ?? 'fp32', ...alt, ...t });
     }
   }
   if (torch) await torch.close();
 
   console.log('');
-  const head = ['group', 'row', 'ms', 'GFLOP/s|GB/s', '% peak', 'torch ms', 'torch GFLOP/s|GB/s', 'ratio', 'target', 'met'];
+  const head = ['group', 'row', 'ms', 'GFLOP/s|GB/s', '% peak', 'torch ms', 'torch GFLOP/s|GB/s', 'ratio', 'target', 'met', 'x alt'];
   const body = results.map((r) => {
     const rate = (s) => (r.flops ? r.flops / s / 1e9 : r.bytes ? r.bytes / s / 1e9 : null);
     r.rate = rate(r.seconds);
     r.torchRate = r.torchSeconds ? rate(r.torchSeconds) : null;
     r.ratio = r.torchSeconds ? r.torchSeconds / r.seconds : null;
-    r.peakFraction = r.flops ? r.rate / peak.gflops : null;
+    r.peakFraction = !r.flops ? null : r.peakKind === 'bf16' ? (peakBf16 ? r.rate / peakBf16 : null) : r.rate / peak.gflops;
+    r.altRatio = r.altSeconds ? r.altSeconds / r.seconds : null;
     r.met = r.ratio !== null && r.target ? r.ratio >= r.target : null;
     return [r.group, r.name, fmt(r.seconds * 1e3, 3), fmt(r.rate), r.peakFraction !== null ? fmt(100 * r.peakFraction, 0) + '%' : '-',
       fmt(r.torchSeconds !== null ? r.torchSeconds * 1e3 : null, 3), fmt(r.torchRate), fmt(r.ratio, 2),
-      r.target ? fmt(r.target, 2) : '-', r.met === null ? '-' : r.met ? 'yes' : 'NO'];
+      r.target ? fmt(r.target, 2) : '-', r.met === null ? '-' : r.met ? 'yes' : 'NO',
+      r.altRatio !== null ? `${fmt(r.altRatio, 2)} (${r.altName})` : '-'];
   });
   printTable(head, body, new Set([0, 1]));
   const load1 = os.loadavg();
   console.log(`\nload average after: ${load1.map((x) => x.toFixed(2)).join(' ')}. ratio = torch ms / attnode ms ` +
-    '(> 1: attnode faster); GFLOP/s for rows with a flop count, GB/s for rows with a byte count.');
+    '(> 1: attnode faster); GFLOP/s for rows with a flop count, GB/s for rows with a byte count; ' +
+    '% peak of the fp32 peak, or of the bf16 peak for gemm-bf16 rows (torch side: torch.mm on bf16 tensors); ' +
+    'x alt = the other attnode call\'s ms / this row\'s ms (gemm-bf16: attnode fp32 GEMM / attnode bf16 GEMM).');
   if (args.json) {
     writeFileSync(args.json, JSON.stringify({ threads, isa: info.isa, peak, clock, loadBefore: load0, loadAfter: load1, results }, null, 2));
     console.log(`wrote ${args.json}`);

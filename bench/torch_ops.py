@@ -60,8 +60,19 @@ def op_mm(a):
     return lambda: torch.mm(A, B, out=C)
 
 
+def op_mm_bf16(a):
+    """The same product on bfloat16 tensors (PyTorch's CPU bf16 matmul goes to oneDNN), bf16 out."""
+    m, n, k = a['m'], a['n'], a['k']
+    g = torch.Generator().manual_seed(1)
+    A = (torch.rand(k, m, generator=g).t() if a.get('transA') else torch.rand(m, k, generator=g)).bfloat16()
+    B = (torch.rand(n, k, generator=g).t() if a.get('transB') else torch.rand(k, n, generator=g)).bfloat16()
+    C = torch.empty(m, n, dtype=torch.bfloat16)
+    return lambda: torch.mm(A, B, out=C)
+
+
 OPS = {
     'mm': op_mm,
+    'mm_bf16': op_mm_bf16,
 }
 # Row groups other than GEMM keep their torch ops next to their row module, in
 # bench/ops/torch_<group>.py, each defining its own OPS table: all are merged here.

@@ -115,15 +115,23 @@ export function nominalGhz() {
  * avx512, 8 for avx2, 4 for portable SSE code); 2 FMA units per core (Sapphire Rapids class).
  */
 export function fp32Peak(clock, cores, isa) {
-  const lanes = isa === 'avx512' ? 16 : isa === 'avx2' ? 8 : 4;
-  const units = 2;
+  const lanes = isa.startsWith('avx512') ? 16 : isa === 'avx2' ? 8 : 4;
   const runs = clock.runs ?? [];
   const allCore = runs.find((r) => r.threads === Math.max(...runs.map((x) => x.threads)));
+  // zmm FMA units per core as measured (1 on Zen 4, 2 on Sapphire Rapids), else 2.
+  const units = allCore?.fma_per_cycle_per_core > 0.5 ? Math.round(allCore.fma_per_cycle_per_core) : 2;
   const measuredGhz = allCore ? (allCore.fma_chain_ghz || allCore.imul_ghz) : null;
   const nominal = nominalGhz();
   const of = (ghz) => cores * units * lanes * 2 * ghz;
   return { cores, units, lanes, measuredGhz, allCore, nominal, gflops: of(measuredGhz ?? nominal.ghz),
     nominalGflops: of(nominal.ghz), source: measuredGhz ? 'measured' : 'nominal' };
+}
+
+/** The bf16 peak: the clock benchmark's measured vdpbf16ps throughput over all cores (GFLOP/s), or null. */
+export function bf16Peak(clock) {
+  const runs = clock.runs ?? [];
+  const allCore = runs.find((r) => r.threads === Math.max(...runs.map((x) => x.threads)));
+  return allCore?.bf16_dp_gflops_total > 0 ? allCore.bf16_dp_gflops_total : null;
 }
 
 /** Prints a Markdown table; the columns in leftCols are left-aligned, the rest right-aligned. */
