@@ -14,7 +14,9 @@ const ADDON = path.join(here, '..', 'native', 'dist', 'build', 'Release', 'attno
 const MPIRUN = (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'mpirun')).find((f) => fs.existsSync(f));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-dist-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const env = { ...process.env, ATTNODE_NUM_THREADS: '1', OMPI_MCA_rmaps_base_oversubscribe: '1' };
+// Containers often forbid process_vm_readv (Docker's default seccomp profile), which Open MPI's
+// shared-memory transport uses for large messages and then fails on; the tests do not need it.
+const env = { ...process.env, ATTNODE_NUM_THREADS: '1', OMPI_MCA_rmaps_base_oversubscribe: '1', OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
 
 interface RankOut { rank: number; size: number; bits: string; step: number; losses: number[]; gradBytes: number;
   nonFinite: { step: number; message: string; optimizerStep: number; unchanged: boolean } | null }
