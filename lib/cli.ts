@@ -19,6 +19,8 @@ const USAGE = `usage:
       over [source; prefix]. Saved with the model: translate needs no flag)
       [--objective autoregressive|cmlm] (cmlm, with --task: a conditional masked LM, bidirectional
       decoder and length predictor, decoded with Mask-Predict)
+      [--precision fp32|bf16] (bf16: matrix products with bf16 operands and fp32 accumulation on
+      AVX512_BF16 CPUs; weights, gradients and the saved model stay fp32)
   attnode translate --model DIR [--max-new-tokens N] [--beams N] [--attention out.svg]
       [--max-beams N] [--timeout-ms N] [--method autoregressive|mask-predict] [--iterations T]
       [--length-candidates L] ["text" ...]

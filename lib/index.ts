@@ -9,6 +9,7 @@ export type {
   GemmOptions, GemmBatchedOptions, LinearShape, LinearBackwardShape, LinearBackwardResult, Precision,
 } from './gemm.js';
 export { cpuInfo, setNumThreads, getNumThreads, setIsa } from './runtime.js';
+export { withMatmulPrecision, matmulPrecision } from './ops/precision.js';
 export type { CpuInfo, Isa } from './native.js';
 export { AttnodeLoadError, AttnodeIsaError } from './errors.js';
 export type { LoadAttempt } from './errors.js';

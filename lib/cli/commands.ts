@@ -70,12 +70,15 @@ export function modelFlags(p: ReturnType<typeof parseArgs>, base: Partial<Seq2Se
 
 export async function train(argv: readonly string[]): Promise<void> {
   const p = parseArgs(argv, { task: 'value', data: 'value', out: 'value', steps: 'value', 'batch-size': 'value', lr: 'value', seed: 'value',
-    'label-smoothing': 'value', objective: 'value', ...MODEL_FLAGS });
+    'label-smoothing': 'value', objective: 'value', precision: 'value', ...MODEL_FLAGS });
   const out = strFlag(p, 'out');
   if (!out) throw new UsageError('train needs --out DIR (where the model is saved)');
   const task = strFlag(p, 'task'), data = strFlag(p, 'data');
   if ((task === undefined) === (data === undefined)) throw new UsageError('train needs exactly one of --task dates|copy|reverse|sort and --data pairs.tsv');
   const seed = intFlag(p, 'seed', 1, 0);
+  // --precision bf16 (issue 18): the matrix products in bf16 with fp32 accumulation; weights stay fp32.
+  const precision = strFlag(p, 'precision') ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16') throw new UsageError(`--precision must be fp32 or bf16, got ${precision}`);
   // --objective cmlm (issue 15): a conditional masked LM, decoded with translate --method mask-predict.
   const objective = strFlag(p, 'objective') ?? 'autoregressive';
   if (objective !== 'autoregressive' && objective !== 'cmlm') throw new UsageError(`--objective must be autoregressive or cmlm, got ${objective}`);
@@ -86,7 +89,7 @@ export async function train(argv: readonly string[]): Promise<void> {
   if (dist.size > 1) say(`data-parallel training on ${dist.size} ranks (MPI); global batch split across them`);
   if (task !== undefined) {
     if (task !== 'dates' && task !== 'copy' && task !== 'reverse' && task !== 'sort') throw new UsageError(`--task must be dates, copy, reverse or sort, got ${task}`);
-    await (objective === 'cmlm' ? runCmlmRecipe : runRecipe)({ ...DEMO_RECIPE, task, out, seed, log: say, distributed: dist, steps: intFlag(p, 'steps', DEMO_RECIPE.steps),
+    await (objective === 'cmlm' ? runCmlmRecipe : runRecipe)({ ...DEMO_RECIPE, task, out, seed, log: say, distributed: dist, precision, steps: intFlag(p, 'steps', DEMO_RECIPE.steps),
       batchSize: intFlag(p, 'batch-size', DEMO_RECIPE.batchSize), lr: numFlag(p, 'lr', DEMO_RECIPE.lr, 1e-7, 1),
       model: modelFlags(p, DEMO_RECIPE.model) });
     return;
@@ -103,7 +106,7 @@ export async function train(argv: readonly string[]): Promise<void> {
     { batchSize: intFlag(p, 'batch-size', 32), shuffle: true, seed, bos: tok.bosId, eos: tok.eosId, padId: tok.padId });
   say(`${pairs.length} pairs from ${data}; ${model.numParameters().toLocaleString('en-US')} parameters; ${steps} steps`);
   const trainer = new Trainer(model, { optimizer: { lr }, labelSmoothing: numFlag(p, 'label-smoothing', 0.1, 0, 0.99),
-    schedule: { kind: 'inverseSqrt', lr, warmup: Math.min(400, Math.max(1, Math.floor(steps / 10))) }, distributed: dist });
+    schedule: { kind: 'inverseSqrt', lr, warmup: Math.min(400, Math.max(1, Math.floor(steps / 10))) }, distributed: dist, precision });
   const bar = new ProgressBar();
   await trainer.fit(loader, { steps, onProgress: (x) => bar.update(x) });
   bar.done();

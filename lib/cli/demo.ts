@@ -13,6 +13,7 @@ import { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import { saveModel } from '../train/checkpoint.js';
 import { Trainer } from '../train/trainer.js';
 import type { Distributed } from '../dist/distributed.js';
+import type { Precision } from '../gemm.js';
 import { ProgressBar } from './progress.js';
 
 export interface RecipeOptions {
@@ -27,6 +28,8 @@ export interface RecipeOptions {
   log: (line: string) => void;
   /** Data-parallel over these ranks (initDistributed); rank 0 alone evaluates and saves. */
   distributed?: Distributed;
+  /** Matrix-product precision of training (TrainerOptions.precision); default fp32. */
+  precision?: Precision;
 }
 
 export const DEMO_RECIPE: Omit<RecipeOptions, 'out' | 'log'> = {
@@ -65,6 +68,7 @@ export async function runRecipe(o: RecipeOptions): Promise<{ accuracy: number; s
     optimizer: { lr: o.lr }, labelSmoothing: 0.1,
     schedule: { kind: 'cosine', lr: o.lr, warmup: 200, totalSteps: o.steps, minLr: o.lr * 0.02 },
     ...(o.distributed ? { distributed: o.distributed } : {}),
+    ...(o.precision ? { precision: o.precision } : {}),
   });
   const bar = new ProgressBar();
   await trainer.fit(loader, { steps: o.steps, onProgress: (p) => bar.update(p), progressEvery: 10, ...(o.signal ? { signal: o.signal } : {}) });

@@ -9,3 +9,4 @@ export { concatSequences } from './concat.js';
 export { crossEntropySum, type LossValue } from './loss.js';
 export { arena, Arena, withArena } from './arena.js';
 export { scratch, data } from './grad.js';
+export { matmulPrecision, withMatmulPrecision } from './precision.js';

@@ -7,6 +7,7 @@ import { kernels } from '../kernels.js';
 import { needsGrad, tape, type Tensor } from '../tensor.js';
 import { arena } from './arena.js';
 import { accGrad, addIntoGrad, data, gradOf, scratch, setGradGate } from './grad.js';
+import { matmulPrecision, precisionOpt } from './precision.js';
 
 /** n bytes from the step arena (a ReLU's bit mask). */
 function maskBuffer(n: number): Uint8Array {
@@ -35,7 +36,8 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null, opts: LinearOptio
   const res = opts.residual ?? null;
   if (res && res.size !== rows * outF) throw new RangeError(`linear: residual must have ${rows * outF} elements, got ${res.size}`);
   const y = scratch([...x.shape.slice(0, -1), outF], needsGrad(x, W, b, res));
-  const gemmOpts: GemmOptions = { m: rows, n: outF, k: inF, transB: true, C: data(y) };
+  const prec = precisionOpt(matmulPrecision());  // the backward's products use the forward's precision
+  const gemmOpts: GemmOptions = { m: rows, n: outF, k: inF, transB: true, C: data(y), ...prec };
   if (b) gemmOpts.bias = data(b);
   if (res) gemmOpts.addend = data(res);
   let mask: Uint8Array | null = null;
@@ -51,9 +53,9 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null, opts: LinearOptio
     tape.record(() => {
       const dy = gradOf(y);
       if (res) accGrad(res, dy, false);
-      weightGrads(dy, data(x), W, b, 0, outF, rows);
+      weightGrads(dy, data(x), W, b, 0, outF, rows, prec);
       addIntoGrad(x, (into, beta, gate) => kernels.gemm(dy, data(W), { m: rows, n: inF, k: outF, beta, C: into,
-        ...(gate ? { gateMask: gate.mask } : {}) }));
+        ...(gate ? { gateMask: gate.mask } : {}), ...prec }));
     });
   }
   return y;
@@ -64,11 +66,11 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null, opts: LinearOptio
  * b's (dy [rows, w], x [rows, in]): one GEMM, the bias gradient taken while it packs dy^T.
  */
 export function weightGrads(dy: Float32Array, x: Float32Array, W: Tensor, b: Tensor | null, o: number, w: number,
-  rows: number): void {
+  rows: number, prec: Pick<GemmOptions, 'precision'> = {}): void {
   const inF = W.shape[1]!;
   const db = b && b.requiresGrad ? gradOf(b).subarray(o, o + w) : null;
   if (W.requiresGrad) {
-    const opts: GemmOptions = { m: w, n: inF, k: rows, transA: true, beta: 1, C: gradOf(W).subarray(o * inF, (o + w) * inF) };
+    const opts: GemmOptions = { m: w, n: inF, k: rows, transA: true, beta: 1, C: gradOf(W).subarray(o * inF, (o + w) * inF), ...prec };
     if (db) opts.rowSumsA = db;
     kernels.gemm(dy, x, opts);
   } else if (db) {

@@ -8,6 +8,7 @@ import { CpuStorage, needsGrad, tape, Tensor } from '../tensor.js';
 import { arena } from './arena.js';
 import { addIntoGrad, data, gradOf } from './grad.js';
 import { weightGrads } from './linear.js';
+import { matmulPrecision, precisionOpt } from './precision.js';
 
 export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: readonly number[]): Tensor[] {
   const inF = W.shape[1]!, total = W.shape[0]!;
@@ -26,31 +27,32 @@ export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: rea
   const offsets: number[] = [];
   widths.reduce((o, w) => (offsets.push(o), o + w), 0);
   const equal = widths.every((w) => w === widths[0]);
+  const prec = precisionOpt(matmulPrecision());  // the backward's products use the forward's precision
   if (rows === 1) {
     // One row (a decoding step of one sequence): the part-after-part block is exactly the [1, total]
     // output of one product with all of W, the cheapest form of a GEMV.
-    kernels.gemm(xd, Wd, { m: 1, n: total, k: inF, transB: true, C: block, ...(bd ? { bias: bd } : {}) });
+    kernels.gemm(xd, Wd, { m: 1, n: total, k: inF, transB: true, C: block, ...(bd ? { bias: bd } : {}), ...prec });
   } else if (equal && parts.length > 1) {
     const w = widths[0]!;
     // C_i = x W_i^T + b_i for every part i in one call: A = x shared (strideA 0), B_i = rows of W,
     // b_i the matching slice of b.
     kernels.gemmBatched(xd, Wd, { batch: parts.length, m: rows, n: w, k: inF, transB: true,
-      strideA: 0, strideB: w * inF, strideC: rows * w, C: block, ...(bd ? { bias: bd, strideBias: w } : {}) });
+      strideA: 0, strideB: w * inF, strideC: rows * w, C: block, ...(bd ? { bias: bd, strideBias: w } : {}), ...prec });
   } else {
     parts.forEach((p, i) => {
       const o = offsets[i]!, w = widths[i]!;
       kernels.gemm(xd, Wd.subarray(o * inF, (o + w) * inF),
-        { m: rows, n: w, k: inF, transB: true, C: data(p), ...(bd ? { bias: bd.subarray(o, o + w) } : {}) });
+        { m: rows, n: w, k: inF, transB: true, C: data(p), ...(bd ? { bias: bd.subarray(o, o + w) } : {}), ...prec });
     });
   }
   if (grad) {
     tape.record(() => {
-      parts.forEach((p, i) => weightGrads(gradOf(p), xd, W, b, offsets[i]!, widths[i]!, rows));
+      parts.forEach((p, i) => weightGrads(gradOf(p), xd, W, b, offsets[i]!, widths[i]!, rows, prec));
       // dx = sum_i dy_i W_i: the first part writes (or adds into x's gradient), the rest add.
       addIntoGrad(x, (into, beta, gate) => parts.forEach((p, i) => {
         const o = offsets[i]!, w = widths[i]!;
         kernels.gemm(gradOf(p), Wd.subarray(o * inF, (o + w) * inF),
-          { m: rows, n: inF, k: w, beta: i === 0 ? beta : 1, C: into, ...(gate ? { gateMask: gate.mask } : {}) });
+          { m: rows, n: inF, k: w, beta: i === 0 ? beta : 1, C: into, ...(gate ? { gateMask: gate.mask } : {}), ...prec });
       }));
     });
   }

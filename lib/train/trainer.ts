@@ -5,6 +5,7 @@
 import type { Seq2SeqBatch } from '../data/batching.js';
 import type { MaskMode } from '../nn/masks.js';
 import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
+import type { Precision } from '../gemm.js';
 import * as ops from '../ops/index.js';
 import { noGrad, tape } from '../tensor.js';
 import type { Distributed } from '../dist/distributed.js';
@@ -40,6 +41,13 @@ export interface TrainerOptions {
    * Default: cmlmLoss (lib/train/cmlm.ts) for a model with objective 'cmlm', else cross-entropy.
    */
   loss?: BatchLoss;
+  /**
+   * Precision of the matrix products of every forward and backward (the Linear layers and
+   * projections): 'fp32' (default) or 'bf16' (operands rounded to bf16, fp32 accumulation; the
+   * 'avx512bf16' variant, else computed in fp32). Master weights, gradients, optimizer state and
+   * checkpoints stay fp32; bf16 has fp32's exponent range, so no loss scaling is needed.
+   */
+  precision?: Precision;
 }
 
 /** See TrainerOptions.loss. */
@@ -124,6 +132,7 @@ export class Trainer {
   readonly distributed: Distributed | null;
   private readonly dataParallel: DataParallel | null;
   private readonly lossFn: BatchLoss | null;
+  readonly precision: Precision;
 
   constructor(readonly model: Seq2SeqTransformer, opts: TrainerOptions = {}) {
     this.optimizer = new Optimizer(model.trainableParameters(), opts.optimizer);
@@ -131,6 +140,9 @@ export class Trainer {
     this.labelSmoothing = opts.labelSmoothing ?? 0.1;
     this.ignoreIndex = opts.ignoreIndex ?? -100;
     this.maskMode = opts.maskMode ?? 'dynamic';
+    this.precision = opts.precision ?? 'fp32';
+    if (this.precision !== 'fp32' && this.precision !== 'bf16')
+      throw new RangeError(`Trainer: precision must be 'fp32' or 'bf16', got ${String(opts.precision)}`);
     this.lossFn = opts.loss ?? (isCmlm(model.config) ? cmlmLoss : null);
     this.distributed = opts.distributed ?? null;
     this.dataParallel = opts.distributed && opts.distributed.size > 1 ? new DataParallel(opts.distributed, this, opts.bucketBytes) : null;
@@ -153,6 +165,10 @@ export class Trainer {
 
   /** One batch's loss (options.loss, or teacher-forced cross-entropy), its backward recorded when training. */
   batchLoss(b: Seq2SeqBatch, step: number, training: boolean): ops.LossValue {
+    return ops.withMatmulPrecision(this.precision, () => this.batchLossIn(b, step, training));
+  }
+
+  private batchLossIn(b: Seq2SeqBatch, step: number, training: boolean): ops.LossValue {
     const o = { training, step, maskMode: this.maskMode, labelSmoothing: this.labelSmoothing, ignoreIndex: this.ignoreIndex };
     if (this.lossFn) return this.lossFn(this.model, b, o);
     const logits = this.model.forward(b, training ? { training, step, maskMode: this.maskMode } : { training, maskMode: this.maskMode });
