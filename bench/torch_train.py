@@ -5,7 +5,7 @@ Run by bench/train.mjs with /usr/bin/python3 (Debian's python3-torch; BLAS is Op
 libblas.so.3 alternative). One JSON object per line on stdin/stdout, so the Node runner can
 alternate blocks of attnode and torch steps (both then see the same machine load):
   {"cmd": "config", "threads": n}   -> torch version, threads, BLAS in use, RSS after import
-  {"cmd": "setup", "model": {...}, "batch": {...}, "seed": s} -> parameter count, initial loss
+  {"cmd": "setup", "model": {...}, "batch": {...}, "seed": s, "autocast": bool} -> parameter count, initial loss
   {"cmd": "steps", "n": n}          -> {"seconds": [per step], "losses": [per step]}
   {"cmd": "memory"}                 -> {"maxRssKiB": peak RSS of this process, "rssKiB": now}
   {"cmd": "quit"}
@@ -83,10 +83,15 @@ class Run:
         self.tgt_mask = nn.Transformer.generate_square_subsequent_mask(T)
         self.vocab = m['tgtVocab']
 
+        # bf16 autocast (torch.autocast('cpu', dtype=torch.bfloat16)): the forward's matmuls in bf16
+        # with fp32 master weights, as a PyTorch user gets mixed precision on the CPU.
+        self.autocast = bool(req.get('autocast'))
+
     def step(self):
         self.opt.zero_grad(set_to_none=True)
-        logits = self.model(self.src, self.tgt_in, self.src_pad, self.tgt_pad, self.tgt_mask)
-        loss = self.loss_fn(logits.view(-1, self.vocab), self.labels)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.model(self.src, self.tgt_in, self.src_pad, self.tgt_pad, self.tgt_mask)
+            loss = self.loss_fn(logits.view(-1, self.vocab).float(), self.labels)
         loss.backward()
         self.opt.step()
         return loss.item()

@@ -47,12 +47,12 @@ export async function benchBatch() {
   return batch;
 }
 
-/** attnode's side: the model and a Trainer with the benchmark's optimizer. */
-export async function benchTrainer() {
+/** attnode's side: the model and a Trainer with the benchmark's optimizer (precision: TrainerOptions.precision). */
+export async function benchTrainer(precision = 'fp32') {
   const { Seq2SeqTransformer } = await dist('nn/seq2seq.js');
   const { Trainer } = await dist('train/trainer.js');
   const model = new Seq2SeqTransformer(MODEL);
-  const trainer = new Trainer(model, { optimizer: OPT, schedule: { kind: 'constant', lr: OPT.lr }, labelSmoothing: 0 });
+  const trainer = new Trainer(model, { optimizer: OPT, schedule: { kind: 'constant', lr: OPT.lr }, labelSmoothing: 0, precision });
   return { model, trainer };
 }
 
