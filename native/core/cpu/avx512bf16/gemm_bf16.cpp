@@ -21,6 +21,7 @@
 #include <immintrin.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -203,7 +204,12 @@ void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t*
   const float* bias = p.bias ? p.bias + e * p.stride_bias : nullptr;
   const int64_t KP = cdiv(p.K, 2), mpan = cdiv(p.M, MR), npan = cdiv(p.N, NR);
   const int64_t cb = imin(npan, B_BLOCK / (NR * 4 * KP) > 0 ? B_BLOCK / (NR * 4 * KP) : 1);  // col panels per unit
-  const int64_t row_units = cdiv(mpan, RB), col_units = cdiv(npan, cb);
+  // Row panels per unit: at most RB, and few enough that there are ~8 units per thread (each tile
+  // is one thread's work whatever the unit, so this changes no bits): with 4 units of 24 panels
+  // (M = 1024, N = 256) one thread idled a third of the call.
+  const int64_t col_units = cdiv(npan, cb);
+  const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(RB, mpan * col_units / (8 * int64_t(nt))));
+  const int64_t row_units = cdiv(mpan, rb);
   const int64_t buf_words = KP + 16;
 #pragma omp parallel num_threads(nt)
   {
@@ -218,7 +224,7 @@ void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t*
 #pragma omp for schedule(dynamic, 1)
     for (int64_t u = 0; u < row_units * col_units; ++u) {
       const int64_t ru = u / col_units, cu = u % col_units;
-      for (int64_t q = ru * RB; q < imin(mpan, (ru + 1) * RB); ++q) {
+      for (int64_t q = ru * rb; q < imin(mpan, (ru + 1) * rb); ++q) {
         const int64_t i0 = q * MR, mr = imin(MR, p.M - i0);
         const MicroFn f = pick_micro(static_cast<int>(mr), std::make_integer_sequence<int, MR>{});
         for (int64_t w = cu * cb; w < imin(npan, (cu + 1) * cb); ++w) {
