@@ -38,6 +38,7 @@ constexpr int MR = 14;             // rows of a register tile: 28 accumulators +
 constexpr int NR = 32;             // columns: two zmm of fp32
 constexpr int64_t RB = 24;         // row panels per unit (336 rows)
 constexpr int64_t B_BLOCK = 1 << 19;  // bytes of packed op(B) one unit streams from L2
+constexpr int64_t GROUP = 8;          // panels packed together when k runs down the rows of the source
 
 inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -71,6 +72,23 @@ void row_pairs(const float* src, int64_t n, uint32_t* dst) {
   }
 }
 
+// For A stored K x M (trans_a): panels [q0, q0 + n) of op(A) (rows from i0 = q0 * MR), each at
+// dst + q * KP * MR. Rows 2kp and 2kp + 1 of A hold the pair of every column i, so k runs outside
+// the panels: each step reads two rows' spans of n * MR contiguous floats (one or two pages) instead
+// of visiting every row once per panel (a row of A is often a page: one TLB miss per row per panel).
+void pack_a_panels_t(const GemmParams& p, const float* A, int64_t i0, int64_t n, int64_t KP, uint32_t* dst) {
+  const __mmask16 keep = static_cast<__mmask16>((1u << MR) - 1);
+  for (int64_t kp = 0; kp < KP; ++kp) {
+    const float* r0 = A + (2 * kp) * p.lda;
+    const float* r1 = 2 * kp + 1 < p.K ? r0 + p.lda : nullptr;
+    for (int64_t q = 0; q < n; ++q) {
+      const int64_t i = i0 + q * MR, mr = imin(MR, p.M - i);
+      const __m512 lo = load16(r0 + i, mr), hi = r1 ? load16(r1 + i, mr) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(dst + q * KP * MR + kp * MR, keep, pair_rows(lo, hi));
+    }
+  }
+}
+
 // A panel of op(A): rows [i0, i0 + mr) into dst[kp * MR + r], zero rows for r >= mr.
 void pack_a_panel(const GemmParams& p, const float* A, int64_t i0, int64_t mr, int64_t KP, uint32_t* dst,
                   uint32_t* row_buf) {
@@ -83,12 +101,23 @@ void pack_a_panel(const GemmParams& p, const float* A, int64_t i0, int64_t mr, i
     }
     return;
   }
-  // A stored K x M: rows 2kp and 2kp + 1 hold the pair of every column i.
-  const __mmask16 keep = static_cast<__mmask16>((1u << MR) - 1);
+  pack_a_panels_t(p, A, i0, 1, KP, dst);
+}
+
+// For B stored K x N: panels [w0, w0 + n) of op(B) (columns from j0 = w0 * NR), each at dst + w * KP
+// * NR; k outside the panels, as pack_a_panels_t and for the same reason.
+void pack_b_panels_n(const GemmParams& p, const float* B, int64_t j0, int64_t n, int64_t KP, uint32_t* dst) {
   for (int64_t kp = 0; kp < KP; ++kp) {
-    const __m512 lo = load16(A + (2 * kp) * p.lda + i0, mr);
-    const __m512 hi = 2 * kp + 1 < K ? load16(A + (2 * kp + 1) * p.lda + i0, mr) : _mm512_setzero_ps();
-    _mm512_mask_storeu_epi32(dst + kp * MR, keep, pair_rows(lo, hi));
+    const float* r0 = B + (2 * kp) * p.ldb;
+    const float* r1 = 2 * kp + 1 < p.K ? r0 + p.ldb : nullptr;
+    for (int64_t w = 0; w < n; ++w) {
+      const int64_t j = j0 + w * NR, nr = imin(NR, p.N - j);
+      for (int v = 0; v < 2; ++v) {
+        const __m512 lo = load16(r0 + j + 16 * v, nr - 16 * v);
+        const __m512 hi = r1 ? load16(r1 + j + 16 * v, nr - 16 * v) : _mm512_setzero_ps();
+        _mm512_storeu_si512(dst + w * KP * NR + kp * NR + 16 * v, pair_rows(lo, hi));
+      }
+    }
   }
 }
 
@@ -104,16 +133,7 @@ void pack_b_panel(const GemmParams& p, const float* B, int64_t j0, int64_t nr, i
     }
     return;
   }
-  for (int64_t kp = 0; kp < KP; ++kp) {
-    const float* r0 = B + (2 * kp) * p.ldb + j0;
-    const float* r1 = r0 + p.ldb;
-    const bool odd = 2 * kp + 1 < K;
-    for (int v = 0; v < 2; ++v) {
-      const __m512 lo = load16(r0 + 16 * v, nr - 16 * v);
-      const __m512 hi = odd ? load16(r1 + 16 * v, nr - 16 * v) : _mm512_setzero_ps();
-      _mm512_storeu_si512(dst + kp * NR + 16 * v, pair_rows(lo, hi));
-    }
-  }
+  pack_b_panels_n(p, B, j0, 1, KP, dst);
 }
 
 inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
@@ -214,12 +234,20 @@ void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t*
 #pragma omp parallel num_threads(nt)
   {
     uint32_t* row_buf = bufs + omp_get_thread_num() * buf_words;
+    // Transposed-A and untransposed-B panels are packed in groups (k outside the group's panels).
+    const int64_t ag = p.trans_a ? GROUP : 1, bg = p.trans_b ? 1 : GROUP;
 #pragma omp for schedule(static) nowait
-    for (int64_t q = 0; q < mpan; ++q)
-      pack_a_panel(p, A, q * MR, imin(MR, p.M - q * MR), KP, apack + q * KP * MR, row_buf);
+    for (int64_t g = 0; g < cdiv(mpan, ag); ++g) {
+      const int64_t q = g * ag, n = imin(ag, mpan - q);
+      if (p.trans_a) pack_a_panels_t(p, A, q * MR, n, KP, apack + q * KP * MR);
+      else pack_a_panel(p, A, q * MR, imin(MR, p.M - q * MR), KP, apack + q * KP * MR, row_buf);
+    }
 #pragma omp for schedule(static)
-    for (int64_t q = 0; q < npan; ++q)
-      pack_b_panel(p, B, q * NR, imin(NR, p.N - q * NR), KP, bpack + q * KP * NR, row_buf);
+    for (int64_t g = 0; g < cdiv(npan, bg); ++g) {
+      const int64_t q = g * bg, n = imin(bg, npan - q);
+      if (!p.trans_b) pack_b_panels_n(p, B, q * NR, n, KP, bpack + q * KP * NR);
+      else pack_b_panel(p, B, q * NR, imin(NR, p.N - q * NR), KP, bpack + q * KP * NR, row_buf);
+    }
     // Units: a block of row panels x a block of column panels; each tile over all of K by one thread.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t u = 0; u < row_units * col_units; ++u) {
