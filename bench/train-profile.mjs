@@ -39,7 +39,7 @@ async function main() {
   const { kernels } = await dist('kernels.js');
   const { getNumThreads, cpuInfo } = await dist('index.js');
   const batch = await benchBatch();
-  const { trainer } = await benchTrainer();
+  const { trainer } = await benchTrainer(process.env.ATTNODE_BENCH_PRECISION ?? 'fp32');  // ATTNODE_BENCH_PRECISION=bf16: the bf16 step
 
   let rows = new Map();  // key -> { ms, calls, flops } for the current step
   for (const name of Object.keys(kernels)) {

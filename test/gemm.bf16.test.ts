@@ -179,6 +179,20 @@ describe.runIf(HAS_BF16)('gemm precision bf16 on avx512bf16: error bounds', () =
     }
   });
 
+  it('rowSumsA (transA, beta 1: a weight gradient accumulating) are fp32 sums of the unrounded op(A)', () => {
+    setIsa('avx512bf16');
+    const rng = new Rng(19);
+    for (const [m, n, k] of [[37, 20, 130], [300, 16, 7]] as const) {
+      const A = randn(rng, k * m), B = randn(rng, k * n), C = randn(rng, m * n), S0 = randn(rng, m), S = S0.slice();
+      kernels.gemm(A, B, { m, n, k, transA: true, beta: 1, C, rowSumsA: S, precision: 'bf16' });
+      for (let i = 0; i < m; ++i) {
+        let s = S0[i]!;
+        for (let l = 0; l < k; ++l) s += A[l * m + i]!;
+        expect(Math.abs(S[i]! - s), `rowSumsA[${i}]`).toBeLessThan(1e-5 * (1 + k));
+      }
+    }
+  });
+
   it('async gives the sync bits', async () => {
     setIsa('avx512bf16');
     const rng = new Rng(17);

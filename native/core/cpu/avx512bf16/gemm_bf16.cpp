@@ -206,13 +206,31 @@ inline MicroFn pick_micro(int mr, std::integer_sequence<int, R...>) {
 
 // op(A) row sums in fp32 from the unrounded values, in k order (row_sums_a: a Linear layer's bias
 // gradient keeps full precision).
+// A stored K x M (dy^T of a weight gradient, the usual case) is summed 16 columns at a time down
+// its rows (each lane still adds its own column in k order): walking one column at a time touched
+// a page per row and made the row sums cost as much as the product.
 void row_sums(const GemmParams& p, int nt) {
   const float* A = p.a;
+  auto finish = [&](int64_t i, float s) {
+    p.row_sums_a[i] = (p.row_sums_beta != 0.f ? p.row_sums_beta * p.row_sums_a[i] : 0.f) + s;
+  };
+  if (p.trans_a) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t c = 0; c < cdiv(p.M, 16); ++c) {
+      const int64_t i0 = c * 16, n = imin(16, p.M - i0);
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t k = 0; k < p.K; ++k) acc = _mm512_add_ps(acc, load16(A + k * p.lda + i0, n));
+      float t[16];
+      _mm512_storeu_ps(t, acc);
+      for (int64_t x = 0; x < n; ++x) finish(i0 + x, t[x]);
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t i = 0; i < p.M; ++i) {
     float s = 0.f;
     for (int64_t k = 0; k < p.K; ++k) s += op_a(p, A, i, k);
-    p.row_sums_a[i] = (p.row_sums_beta != 0.f ? p.row_sums_beta * p.row_sums_a[i] : 0.f) + s;
+    finish(i, s);
   }
 }
 
