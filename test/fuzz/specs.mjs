@@ -68,6 +68,7 @@ function gemmCall(r, batched) {
   if (r.chance(0.4)) o.transB = r.chance(0.5);
   if (r.chance(0.3)) o.alpha = r.float() * 4 - 2;
   if (r.chance(0.3)) o.beta = r.pick([0, 1, 0.5, -1]);
+  if (r.chance(0.3)) o.precision = r.pick(['fp32', 'bf16']);
   let batch = 1, sa = m * k, sb = k * n, sc = m * n;
   if (batched) {
     batch = r.int(1, 3);
@@ -93,17 +94,21 @@ function gemmCall(r, batched) {
   }
   return [r.f32((batch - 1) * sa + m * k), r.f32((batch - 1) * sb + k * n), o];
 }
-const GEMM_OPTS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu', 'reluMask', 'gateMask'];
+const GEMM_OPTS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'precision', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu', 'reluMask',
+  'gateMask'];
 
 function linearForwardCall(r) {
   const rows = r.dim(0, 5), inF = r.dim(1, 6), outF = r.dim(1, 6);
   const b = r.pick([r.f32(outF), null, undefined]);
-  return [r.f32(rows * inF), r.f32(outF * inF), b, { rows, inFeatures: inF, outFeatures: outF }];
+  const shape = { rows, inFeatures: inF, outFeatures: outF };
+  if (r.chance(0.3)) shape.precision = r.pick(['fp32', 'bf16']);
+  return [r.f32(rows * inF), r.f32(outF * inF), b, shape];
 }
 function linearBackwardCall(r) {
   const rows = r.dim(0, 5), inF = r.dim(1, 6), outF = r.dim(1, 6);
   const shape = { rows, inFeatures: inF, outFeatures: outF };
   if (r.chance(0.4)) shape.needInputGrad = r.chance(0.5);
+  if (r.chance(0.3)) shape.precision = r.pick(['fp32', 'bf16']);
   return [r.f32(rows * inF), r.f32(outF * inF), r.f32(rows * outF), shape];
 }
 
@@ -262,10 +267,10 @@ export const KERNEL_SPECS = [
   { name: 'gemmAsync', build: (r) => gemmCall(r, false), result: 'f32', outputs: [[2, 'C'], [2, 'reluMask'], [2, 'rowSumsA']], optKeys: [2, GEMM_OPTS] },
   { name: 'gemmBatched', build: (r) => gemmCall(r, true), result: 'f32', outputs: [[2, 'C']], optKeys: [2, [...GEMM_OPTS, 'batch', 'strideA', 'strideB', 'strideC', 'strideBias']] },
   { name: 'gemmBatchedAsync', build: (r) => gemmCall(r, true), result: 'f32', outputs: [[2, 'C']], optKeys: [2, [...GEMM_OPTS, 'batch', 'strideA', 'strideB', 'strideC', 'strideBias']] },
-  { name: 'linearForward', build: linearForwardCall, result: 'f32', optKeys: [3, ['rows', 'inFeatures', 'outFeatures']] },
-  { name: 'linearForwardAsync', build: linearForwardCall, result: 'f32', optKeys: [3, ['rows', 'inFeatures', 'outFeatures']] },
-  { name: 'linearBackward', build: linearBackwardCall, result: 'linearBackward', optKeys: [3, ['rows', 'inFeatures', 'outFeatures', 'needInputGrad']] },
-  { name: 'linearBackwardAsync', build: linearBackwardCall, result: 'linearBackward', optKeys: [3, ['rows', 'inFeatures', 'outFeatures', 'needInputGrad']] },
+  { name: 'linearForward', build: linearForwardCall, result: 'f32', optKeys: [3, ['rows', 'inFeatures', 'outFeatures', 'precision']] },
+  { name: 'linearForwardAsync', build: linearForwardCall, result: 'f32', optKeys: [3, ['rows', 'inFeatures', 'outFeatures', 'precision']] },
+  { name: 'linearBackward', build: linearBackwardCall, result: 'linearBackward', optKeys: [3, ['rows', 'inFeatures', 'outFeatures', 'needInputGrad', 'precision']] },
+  { name: 'linearBackwardAsync', build: linearBackwardCall, result: 'linearBackward', optKeys: [3, ['rows', 'inFeatures', 'outFeatures', 'needInputGrad', 'precision']] },
   { name: 'layerNormForward', build: layerNormForward, result: ['y', 'mean', 'rstd'], outputs: [[3, 'into', 'y'], [3, 'into', 'mean'], [3, 'into', 'rstd']], optKeys: [3, ['eps', 'into']] },
   { name: 'layerNormBackward', build: layerNormBackward, result: ['dx', 'dgamma', 'dbeta'], outputs: [[5, 'into', 'dx'], [5, 'into', 'dgamma'], [5, 'into', 'dbeta']], optKeys: [5, ['into']] },
   { name: 'rmsNormForward', build: rmsNormForward, result: ['y', 'rstd'], outputs: [[2, 'into', 'y'], [2, 'into', 'rstd']], optKeys: [2, ['eps', 'into']] },
