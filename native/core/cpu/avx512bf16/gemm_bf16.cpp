@@ -72,6 +72,40 @@ void row_pairs(const float* src, int64_t n, uint32_t* dst) {
   }
 }
 
+// In-register transpose of 16 vectors of 16 words (as floats: the shuffles move bits unchanged).
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) { t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]); t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]); }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int j = 0; j < 4; ++j) {
+      t[h + j] = _mm512_shuffle_f32x4(r[h + j], r[h + j + 4], 0x88);
+      t[h + j + 4] = _mm512_shuffle_f32x4(r[h + j], r[h + j + 4], 0xdd);
+    }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+  }
+}
+
+// dst[kp * ldd + c] = rows[c][kp] for kp < KP and the `keep` lanes c (rows c >= n read as zero):
+// n <= 16 converted rows of pairs, `ld` words apart (each with 16 words of slack past KP), turned
+// into a panel's [kp][lanes] layout 16 x 16 words at a time (one scalar store per word was a
+// tenth of an NT GEMM's time).
+void transpose_pairs(const uint32_t* rows, int64_t ld, int64_t n, int64_t KP, uint32_t* dst, int64_t ldd, __mmask16 keep) {
+  for (int64_t kp0 = 0; kp0 < KP; kp0 += 16) {
+    __m512 v[16];
+    for (int64_t c = 0; c < 16; ++c) v[c] = c < n ? _mm512_loadu_ps(reinterpret_cast<const float*>(rows + c * ld + kp0)) : _mm512_setzero_ps();
+    transpose16(v);
+    for (int64_t x = 0; x < imin(16, KP - kp0); ++x) _mm512_mask_storeu_ps(reinterpret_cast<float*>(dst + (kp0 + x) * ldd), keep, v[x]);
+  }
+}
+
 // For A stored K x M (trans_a): panels [q0, q0 + n) of op(A) (rows from i0 = q0 * MR), each at
 // dst + q * KP * MR. Rows 2kp and 2kp + 1 of A hold the pair of every column i, so k runs outside
 // the panels: each step reads two rows' spans of n * MR contiguous floats (one or two pages) instead
@@ -94,11 +128,10 @@ void pack_a_panel(const GemmParams& p, const float* A, int64_t i0, int64_t mr, i
                   uint32_t* row_buf) {
   const int64_t K = p.K;
   if (!p.trans_a) {
-    // Rows of A hold consecutive k: convert each row to words, then spread them MR apart.
-    for (int64_t r = 0; r < MR; ++r) {
-      if (r < mr) row_pairs(A + (i0 + r) * p.lda, K, row_buf);
-      for (int64_t kp = 0; kp < KP; ++kp) dst[kp * MR + r] = r < mr ? row_buf[kp] : 0u;
-    }
+    // Rows of A hold consecutive k: convert each row to words, then transpose them into the panel.
+    const int64_t ld = KP + 16;
+    for (int64_t r = 0; r < mr; ++r) row_pairs(A + (i0 + r) * p.lda, K, row_buf + r * ld);
+    transpose_pairs(row_buf, ld, mr, KP, dst, MR, static_cast<__mmask16>((1u << MR) - 1));
     return;
   }
   pack_a_panels_t(p, A, i0, 1, KP, dst);
@@ -127,10 +160,10 @@ void pack_b_panel(const GemmParams& p, const float* B, int64_t j0, int64_t nr, i
   const int64_t K = p.K;
   if (p.trans_b) {
     // B stored N x K (a Linear weight): each row is one column of op(B), k consecutive.
-    for (int64_t c = 0; c < NR; ++c) {
-      if (c < nr) row_pairs(B + (j0 + c) * p.ldb, K, row_buf);
-      for (int64_t kp = 0; kp < KP; ++kp) dst[kp * NR + c] = c < nr ? row_buf[kp] : 0u;
-    }
+    const int64_t ld = KP + 16;
+    for (int64_t c = 0; c < nr; ++c) row_pairs(B + (j0 + c) * p.ldb, K, row_buf + c * ld);
+    for (int64_t h = 0; h < NR; h += 16)
+      transpose_pairs(row_buf + h * ld, ld, std::max<int64_t>(0, imin(16, nr - h)), KP, dst + h, NR, 0xffff);
     return;
   }
   pack_b_panels_n(p, B, j0, 1, KP, dst);
@@ -248,7 +281,7 @@ void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t*
   const int64_t col_units = cdiv(npan, cb);
   const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(RB, mpan * col_units / (8 * int64_t(nt))));
   const int64_t row_units = cdiv(mpan, rb);
-  const int64_t buf_words = KP + 16;
+  const int64_t buf_words = NR * (KP + 16);  // per thread: up to NR converted rows (pack_*_panel)
 #pragma omp parallel num_threads(nt)
   {
     uint32_t* row_buf = bufs + omp_get_thread_num() * buf_words;
@@ -290,7 +323,7 @@ void gemm_bf16(const GemmParams& p) {
   const int nt = num_threads();
   if (p.row_sums_a) row_sums(p, nt);
   const int64_t KP = cdiv(p.K, 2);
-  const int64_t a_words = cdiv(p.M, MR) * MR * KP, b_words = cdiv(p.N, NR) * NR * KP, buf_words = (KP + 16) * nt;
+  const int64_t a_words = cdiv(p.M, MR) * MR * KP, b_words = cdiv(p.N, NR) * NR * KP, buf_words = NR * (KP + 16) * nt;
   uint32_t* scratch = static_cast<uint32_t*>(scratch_acquire(4 * static_cast<size_t>(a_words + b_words + buf_words) + 64));
   for (int64_t e = 0; e < p.batch; ++e) gemm_one(p, e, nt, scratch, scratch + a_words, scratch + a_words + b_words);
   scratch_release(scratch);
