@@ -4,6 +4,8 @@
 // the bf16 peak the clock benchmark measures (vdpbf16ps throughput). The shapes are those of a
 // training step of the bench:train model (Linear forward NT, dx NN, dW TN) and a large square one.
 // Rows only where the 'avx512bf16' variant runs: elsewhere precision 'bf16' is the fp32 GEMM.
+import { fill } from './gemm.mjs';
+
 export const group = 'gemm-bf16';
 
 const SHAPES = [
@@ -16,16 +18,6 @@ const SHAPES = [
   [4096, 768, 256, false, true],
   [2048, 2048, 2048, false, false],
 ];
-
-function fill(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; ++i) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 4294967296;
-  }
-  return a;
-}
 
 export function rows(kernels, info) {
   if (info && !info.supportedIsas.includes('avx512bf16')) return [];

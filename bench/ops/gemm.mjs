@@ -21,7 +21,8 @@ const SHAPES = [
   [8000, 256, 2048, true, false],
 ];
 
-function fill(n, seed) {
+/** n deterministic values in [0, 1) (an LCG): the same operands on every run and in every row module. */
+export function fill(n, seed) {
   const a = new Float32Array(n);
   let s = seed >>> 0;
   for (let i = 0; i < n; ++i) {
