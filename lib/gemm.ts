@@ -11,6 +11,14 @@ import { snapshot } from './opkernels/options.js';
 /** Precision of the matrix products: fp32, or bf16 operands with fp32 accumulation. */
 export type Precision = 'fp32' | 'bf16';
 
+/**
+ * B of a GEMM: fp32 values, or (with precision 'bf16' only) bf16 bits in a Uint16Array of the same
+ * length and layout, e.g. a weight copy made once by toBf16. On the 'avx512bf16' variant, rounding
+ * a bf16 value is exact, so gemm(A, toBf16(B), o) gives the same bits as gemm(A, B, o) with precision
+ * 'bf16' while reading half the bytes of B; other variants widen the bits and compute in fp32.
+ */
+export type GemmB = Float32Array | Uint16Array;
+
 export interface GemmOptions {
   m: number;
   n: number;
@@ -90,10 +98,11 @@ export interface LinearBackwardResult {
 }
 
 interface GemmNativeAddon {
-  gemm(A: Float32Array, B: Float32Array, opts: GemmOptions): Float32Array;
-  gemmAsync(A: Float32Array, B: Float32Array, opts: GemmOptions): Promise<Float32Array>;
-  gemmBatched(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Float32Array;
-  gemmBatchedAsync(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Promise<Float32Array>;
+  gemm(A: Float32Array, B: GemmB, opts: GemmOptions): Float32Array;
+  gemmAsync(A: Float32Array, B: GemmB, opts: GemmOptions): Promise<Float32Array>;
+  gemmBatched(A: Float32Array, B: GemmB, opts: GemmBatchedOptions): Float32Array;
+  gemmBatchedAsync(A: Float32Array, B: GemmB, opts: GemmBatchedOptions): Promise<Float32Array>;
+  toBf16(src: Float32Array, dst?: Uint16Array): Uint16Array;
   linearForward(x: Float32Array, W: Float32Array, b: Float32Array | null | undefined, shape: LinearShape): Float32Array;
   linearForwardAsync(x: Float32Array, W: Float32Array, b: Float32Array | null | undefined, shape: LinearShape): Promise<Float32Array>;
   linearBackward(x: Float32Array, W: Float32Array, dy: Float32Array, shape: LinearBackwardShape): LinearBackwardResult;
@@ -102,7 +111,7 @@ interface GemmNativeAddon {
 
 const FUNCTIONS: readonly (keyof GemmNativeAddon)[] = [
   'gemm', 'gemmAsync', 'gemmBatched', 'gemmBatchedAsync', 'linearForward', 'linearForwardAsync', 'linearBackward',
-  'linearBackwardAsync',
+  'linearBackwardAsync', 'toBf16',
 ];
 
 // Checked once at load: a binary built before these functions existed fails with a clear message.
@@ -137,22 +146,22 @@ function rejecting<T>(start: () => Promise<T>): Promise<T> {
   }
 }
 
-export function gemm(A: Float32Array, B: Float32Array, opts: GemmOptions): Float32Array {
+export function gemm(A: Float32Array, B: GemmB, opts: GemmOptions): Float32Array {
   return gemmNative.gemm(A, B, readOpts('gemm', opts, GEMM_KEYS));
 }
 
 /** Same as gemm on a worker thread. A, B and a given opts.C are copied now; C is written when it settles. */
-export function gemmAsync(A: Float32Array, B: Float32Array, opts: GemmOptions): Promise<Float32Array> {
+export function gemmAsync(A: Float32Array, B: GemmB, opts: GemmOptions): Promise<Float32Array> {
   return rejecting(() => {
     return gemmNative.gemmAsync(A, B, readOpts('gemmAsync', opts, GEMM_KEYS));
   });
 }
 
-export function gemmBatched(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Float32Array {
+export function gemmBatched(A: Float32Array, B: GemmB, opts: GemmBatchedOptions): Float32Array {
   return gemmNative.gemmBatched(A, B, readOpts('gemmBatched', opts, BATCHED_KEYS));
 }
 
-export function gemmBatchedAsync(A: Float32Array, B: Float32Array, opts: GemmBatchedOptions): Promise<Float32Array> {
+export function gemmBatchedAsync(A: Float32Array, B: GemmB, opts: GemmBatchedOptions): Promise<Float32Array> {
   return rejecting(() => {
     return gemmNative.gemmBatchedAsync(A, B, readOpts('gemmBatchedAsync', opts, BATCHED_KEYS));
   });
@@ -184,7 +193,23 @@ export function linearBackwardAsync(x: Float32Array, W: Float32Array, dy: Float3
   });
 }
 
+/**
+ * src rounded to bf16 (round to nearest even; zero and denormals give a zero of the same sign, NaN
+ * stays a NaN: the rounding of vcvtneps2bf16, the bf16 GEMM's own), as bits, into dst (src.length
+ * elements) or a new Uint16Array.
+ */
+export function toBf16(src: Float32Array, dst?: Uint16Array): Uint16Array {
+  return gemmNative.toBf16(src, dst);
+}
+
+/** bf16 bits widened to fp32 (exact). */
+export function fromBf16(bits: Uint16Array): Float32Array {
+  const out = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; ++i) out[i] = bits[i]! << 16;
+  return new Float32Array(out.buffer);
+}
+
 export const gemmKernels = {
-  gemm, gemmAsync, gemmBatched, gemmBatchedAsync,
+  gemm, gemmAsync, gemmBatched, gemmBatchedAsync, toBf16, fromBf16,
   linearForward, linearForwardAsync, linearBackward, linearBackwardAsync,
 };

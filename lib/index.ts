@@ -6,7 +6,7 @@ export type {
 } from './kernels.js';
 export type * from './opkernels/types.js';
 export type {
-  GemmOptions, GemmBatchedOptions, LinearShape, LinearBackwardShape, LinearBackwardResult, Precision,
+  GemmOptions, GemmBatchedOptions, LinearShape, LinearBackwardShape, LinearBackwardResult, Precision, GemmB,
 } from './gemm.js';
 export { cpuInfo, setNumThreads, getNumThreads, setIsa } from './runtime.js';
 export { withMatmulPrecision, matmulPrecision } from './ops/precision.js';

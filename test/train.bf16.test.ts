@@ -55,4 +55,46 @@ describe('Trainer precision bf16', () => {
     if (HAS_BF16) expect(bf.losses).not.toEqual(fp.losses);
     else console.log('bf16 GEMM not on this CPU (no avx512bf16 variant active): bf16 requests ran in fp32');
   }, 60_000);
+
+  it('bf16 weight copies (refreshed by each optimizer step) give the bits of rounding the fp32 weights on every call', async () => {
+    const run = async (bf16WeightCopies: boolean) => {
+      const { loader, model } = setup(3);
+      const trainer = new Trainer(model, { precision: 'bf16', bf16WeightCopies, optimizer: { lr: 3e-3 }, schedule: { kind: 'constant', lr: 3e-3 } });
+      const losses: number[] = [];
+      await trainer.fit(loader, { steps: 15, progressEvery: 1, onProgress: (p) => losses.push(p.loss) });
+      return { losses, w: model.parameters().map((p) => p.storage.data.slice()) };
+    };
+    const withCopies = await run(true), without = await run(false);
+    if (!HAS_BF16) {
+      console.log('bf16 GEMM not on this CPU: the copies are widened (fp32 products of rounded weights), bits differ by design');
+      return;
+    }
+    expect(withCopies.losses).toEqual(without.losses);
+    for (let i = 0; i < without.w.length; ++i) expect(Buffer.from(withCopies.w[i]!.buffer).equals(Buffer.from(without.w[i]!.buffer)), `parameter ${i}`).toBe(true);
+  }, 60_000);
+
+  it('weightsChanged() makes the copies again from weights changed outside the trainer', () => {
+    if (!HAS_BF16) return void console.log('bf16 GEMM not on this CPU: not applicable');
+    const make = () => {
+      const { loader, model } = setup(4);
+      return { loader, model, trainer: new Trainer(model, { precision: 'bf16', optimizer: { lr: 3e-3 }, schedule: { kind: 'constant', lr: 3e-3 } }) };
+    };
+    const a = make(), b = make();
+    a.trainer.trainStep([a.loader.next()]);
+    b.trainer.trainStep([b.loader.next()]);
+    // Edit every weight of both models by hand; only b's trainer is told.
+    for (const m of [a.model, b.model]) for (const p of m.parameters()) p.storage.data.forEach((x, i, d) => { d[i] = x * 1.5; });
+    b.trainer.weightsChanged();
+    const batch = a.loader.next();
+    b.loader.next();
+    const fresh = new Trainer(b.model, { precision: 'bf16', bf16WeightCopies: false });
+    const want = fresh.evaluate([batch]).loss;
+    expect(b.trainer.evaluate([batch]).loss).toBe(want);
+    expect(a.trainer.evaluate([batch]).loss).not.toBe(want);  // stale copies: why weightsChanged exists
+  });
+
+  it('rejects a non-boolean bf16WeightCopies', () => {
+    const { model } = setup();
+    expect(() => new Trainer(model, { precision: 'bf16', bf16WeightCopies: 1 as never })).toThrow(/bf16WeightCopies must be a boolean/);
+  });
 });

@@ -59,8 +59,14 @@ export function adamwStepAsync(params: Float32Array, grads: Float32Array, m: Flo
 export interface AdamMultiOptions extends AdamOptions {
   /** Set every gradient to 0 once read, ready for the next step's accumulation (default false). */
   zeroGrads?: boolean;
+  /**
+   * Per tensor, a Uint16Array of its length (or null): written with the updated parameters rounded
+   * to bf16 (kernels.toBf16's bits) in the same pass, so the bf16 weight copies a bf16 GEMM reads
+   * are refreshed without another pass over the weights.
+   */
+  bf16Copies?: readonly (Uint16Array | null)[];
 }
-const ADAM_MULTI_KEYS = [...ADAM_KEYS, 'zeroGrads'];
+const ADAM_MULTI_KEYS = [...ADAM_KEYS, 'zeroGrads', 'bf16Copies'];
 
 type Lists = [Float32Array[], Float32Array[], Float32Array[], Float32Array[]];
 function lists(fn: string, params: unknown, grads: unknown, m: unknown, v: unknown): Lists {

@@ -7,6 +7,7 @@ import { kernels } from '../kernels.js';
 import { needsGrad, tape, type Tensor } from '../tensor.js';
 import { arena } from './arena.js';
 import { accGrad, addIntoGrad, data, gradOf, scratch, setGradGate } from './grad.js';
+import { weightOperand } from './bf16-weights.js';
 import { matmulPrecision, precisionOpt } from './precision.js';
 
 /** n bytes from the step arena (a ReLU's bit mask). */
@@ -37,6 +38,7 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null, opts: LinearOptio
   if (res && res.size !== rows * outF) throw new RangeError(`linear: residual must have ${rows * outF} elements, got ${res.size}`);
   const y = scratch([...x.shape.slice(0, -1), outF], needsGrad(x, W, b, res));
   const prec = precisionOpt(matmulPrecision());  // the backward's products use the forward's precision
+  const Wop = weightOperand(W);  // W's bf16 copy when one is active (bf16-weights.ts), else W
   const gemmOpts: GemmOptions = { m: rows, n: outF, k: inF, transB: true, C: data(y), ...prec };
   if (b) gemmOpts.bias = data(b);
   if (res) gemmOpts.addend = data(res);
@@ -45,7 +47,7 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null, opts: LinearOptio
     gemmOpts.relu = true;
     if (y.requiresGrad) gemmOpts.reluMask = mask = maskBuffer(rows * Math.ceil(outF / 8));
   }
-  kernels.gemm(data(x), data(W), gemmOpts);
+  kernels.gemm(data(x), Wop, gemmOpts);
   if (y.requiresGrad) {
     // With relu, y's gradient is kept with respect to the ReLU's input (see setGradGate): what
     // arrives here is dL/dz already.
@@ -54,7 +56,7 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null, opts: LinearOptio
       const dy = gradOf(y);
       if (res) accGrad(res, dy, false);
       weightGrads(dy, data(x), W, b, 0, outF, rows, prec);
-      addIntoGrad(x, (into, beta, gate) => kernels.gemm(dy, data(W), { m: rows, n: inF, k: outF, beta, C: into,
+      addIntoGrad(x, (into, beta, gate) => kernels.gemm(dy, Wop, { m: rows, n: inF, k: outF, beta, C: into,
         ...(gate ? { gateMask: gate.mask } : {}), ...prec }));
     });
   }

@@ -8,6 +8,7 @@ import { CpuStorage, needsGrad, tape, Tensor } from '../tensor.js';
 import { arena } from './arena.js';
 import { addIntoGrad, data, gradOf } from './grad.js';
 import { weightGrads } from './linear.js';
+import { weightOperand } from './bf16-weights.js';
 import { matmulPrecision, precisionOpt } from './precision.js';
 
 export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: readonly number[]): Tensor[] {
@@ -23,7 +24,7 @@ export function projectParts(x: Tensor, W: Tensor, b: Tensor | null, widths: rea
     at += rows * w;
     return t;
   });
-  const xd = data(x), Wd = data(W), bd = b ? data(b) : null;
+  const xd = data(x), Wd = weightOperand(W), bd = b ? data(b) : null;  // W's bf16 copy when one is active
   const offsets: number[] = [];
   widths.reduce((o, w) => (offsets.push(o), o + w), 0);
   const equal = widths.every((w) => w === widths[0]);

@@ -107,6 +107,7 @@ export async function resumeTraining(dir: string, trainer: Trainer, opts: { load
     opt.v[i]!.set(v.data);
   }
   opt.step = ck.optimizer.step;
+  trainer.weightsChanged();  // bf16 copies (precision 'bf16') follow the loaded weights
   const t = ck.trainer as unknown as TrainerJson;
   if (opts.loader && t.loader) opts.loader.restore(t.loader);
 }

@@ -90,6 +90,7 @@ export class DataParallel {
     }
     const step = this.dist.broadcast(new Float64Array([opt.step]), 0);
     opt.step = step[0]!;
+    this.trainer.weightsChanged();  // bf16 copies (precision 'bf16') follow the broadcast weights
     this.synced = true;
   }
 

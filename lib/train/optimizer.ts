@@ -29,6 +29,11 @@ export class Optimizer {
   step = 0;
   readonly m: Float32Array[];
   readonly v: Float32Array[];
+  /**
+   * Per parameter, a bf16 copy (or null) that each update rewrites from the new values in the same
+   * pass (adamStepMulti's bf16Copies): the weight copies of bf16 training (Trainer precision 'bf16').
+   */
+  bf16Copies: (Uint16Array | null)[] | null = null;
 
   constructor(readonly params: readonly Parameter[], opts: Partial<OptimizerOptions> = {}) {
     this.opts = { ...defaultOptimizer, ...opts };
@@ -50,7 +55,7 @@ export class Optimizer {
     this.step += 1;
     const o = this.opts;
     const stepOpts = { step: this.step, lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay,
-      gradScale: gradScale * clip, zeroGrads };
+      gradScale: gradScale * clip, zeroGrads, ...(this.bf16Copies ? { bf16Copies: this.bf16Copies } : {}) };
     const data = this.params.map((p) => p.storage.data);
     if (o.kind === 'adamw') kernels.adamwStepMulti(data, grads, this.m, this.v, stepOpts);
     else kernels.adamStepMulti(data, grads, this.m, this.v, stepOpts);

@@ -14,6 +14,7 @@ import { DataParallel, type CommStats } from './distributed.js';
 import { isCmlm } from '../nn/config-cmlm.js';
 import { cmlmLoss, type BatchLossOptions } from './cmlm.js';
 import { NonFiniteError, Optimizer, type OptimizerOptions } from './optimizer.js';
+import { Bf16Weights, withBf16Weights } from '../ops/bf16-weights.js';
 import { learningRate, type Schedule } from './schedule.js';
 
 export interface TrainerOptions {
@@ -48,6 +49,13 @@ export interface TrainerOptions {
    * checkpoints stay fp32; bf16 has fp32's exponent range, so no loss scaling is needed.
    */
   precision?: Precision;
+  /**
+   * precision 'bf16': keep bf16 copies of the weight matrices (half the fp32 weights' bytes),
+   * rewritten by each optimizer step in the same pass as the update, for the products to read in
+   * place of rounding the fp32 weights on every call. The same bits either way on the
+   * 'avx512bf16' variant (rounding a bf16 value is exact); false saves the memory. Default true.
+   */
+  bf16WeightCopies?: boolean;
 }
 
 /** See TrainerOptions.loss. */
@@ -133,6 +141,8 @@ export class Trainer {
   private readonly dataParallel: DataParallel | null;
   private readonly lossFn: BatchLoss | null;
   readonly precision: Precision;
+  private bf16: Bf16Weights | null = null;
+  private readonly bf16Copies: boolean;
 
   constructor(readonly model: Seq2SeqTransformer, opts: TrainerOptions = {}) {
     this.optimizer = new Optimizer(model.trainableParameters(), opts.optimizer);
@@ -143,6 +153,9 @@ export class Trainer {
     this.precision = opts.precision ?? 'fp32';
     if (this.precision !== 'fp32' && this.precision !== 'bf16')
       throw new RangeError(`Trainer: precision must be 'fp32' or 'bf16', got ${String(opts.precision)}`);
+    if (opts.bf16WeightCopies !== undefined && typeof opts.bf16WeightCopies !== 'boolean')
+      throw new TypeError(`Trainer: bf16WeightCopies must be a boolean, got ${String(opts.bf16WeightCopies)}`);
+    this.bf16Copies = opts.bf16WeightCopies ?? true;
     this.lossFn = opts.loss ?? (isCmlm(model.config) ? cmlmLoss : null);
     this.distributed = opts.distributed ?? null;
     this.dataParallel = opts.distributed && opts.distributed.size > 1 ? new DataParallel(opts.distributed, this, opts.bucketBytes) : null;
@@ -165,7 +178,32 @@ export class Trainer {
 
   /** One batch's loss (options.loss, or teacher-forced cross-entropy), its backward recorded when training. */
   batchLoss(b: Seq2SeqBatch, step: number, training: boolean): ops.LossValue {
-    return ops.withMatmulPrecision(this.precision, () => this.batchLossIn(b, step, training));
+    if (this.precision === 'fp32') return this.batchLossIn(b, step, training);
+    const copies = this.bf16Copies ? this.bf16Weights() : null;
+    return ops.withMatmulPrecision('bf16', () => withBf16Weights(copies, () => this.batchLossIn(b, step, training)));
+  }
+
+  /**
+   * precision 'bf16': the bf16 copies of the weight matrices the products read, made at first use
+   * and rewritten by every optimizer step in the same pass as the update (fp32 master weights and
+   * Adam state stay the truth; checkpoints save them).
+   */
+  private bf16Weights(): Bf16Weights {
+    if (!this.bf16) {
+      const params = this.optimizer.params;
+      this.bf16 = new Bf16Weights(params);
+      this.optimizer.bf16Copies = this.bf16.copiesFor(params);
+    }
+    return this.bf16;
+  }
+
+  /**
+   * Tells the trainer that the model's weights were changed other than by its own steps (loaded,
+   * broadcast, edited by hand): the bf16 copies of precision 'bf16' are made again from them.
+   * resumeTraining and distributed training call it themselves.
+   */
+  weightsChanged(): void {
+    this.bf16?.refresh();
   }
 
   private batchLossIn(b: Seq2SeqBatch, step: number, training: boolean): ops.LossValue {

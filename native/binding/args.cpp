@@ -92,6 +92,11 @@ Napi::Uint8Array expect_u8(const ArgContext& c, const Napi::Value& v, const std:
   return expect_typed<Napi::Uint8Array>(c, v, name, napi_uint8_array, "Uint8Array", length, length_expr);
 }
 
+Napi::Uint16Array expect_u16(const ArgContext& c, const Napi::Value& v, const std::string& name,
+                             int64_t length, const std::string& length_expr) {
+  return expect_typed<Napi::Uint16Array>(c, v, name, napi_uint16_array, "Uint16Array", length, length_expr);
+}
+
 void check_range_i32(const ArgContext& c, const Napi::Int32Array& a, const std::string& name, int64_t lo, int64_t hi) {
   const int32_t* d = a.Data();
   for (size_t i = 0; i < a.ElementLength(); ++i)

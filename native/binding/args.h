@@ -32,6 +32,9 @@ Napi::Int32Array expect_i32(const ArgContext& c, const Napi::Value& v, const std
                             int64_t length, const std::string& length_expr);
 Napi::Uint8Array expect_u8(const ArgContext& c, const Napi::Value& v, const std::string& name,
                            int64_t length, const std::string& length_expr);
+// bf16 bits (a Uint16Array), exactly `length` elements.
+Napi::Uint16Array expect_u16(const ArgContext& c, const Napi::Value& v, const std::string& name,
+                             int64_t length, const std::string& length_expr);
 
 // Checks every element lies in [lo, hi].
 void check_range_i32(const ArgContext& c, const Napi::Int32Array& a, const std::string& name, int64_t lo, int64_t hi);

@@ -148,9 +148,17 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
   const std::string bexpr = batched ? "(batch-1)*strideB + k*n" : "k*n";
   const std::string cexpr = batched ? "(batch-1)*strideC + m*n" : "m*n";
   Napi::Float32Array A = expect_f32(c, info[0], "A", alen, aexpr, false);
-  Napi::Float32Array B = expect_f32(c, info[1], "B", blen, bexpr, false);
-  call.keep.add(A); call.keep.add(B);  // as checked: a later getter detaching them is caught
-  std::vector<Span> inputs{span_of(A, "A"), span_of(B, "B")};
+  // B as a Uint16Array: bf16 bits (a weight copy kept in bf16; core/gemm.h GemmParams::b16).
+  const bool b_bits = info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  if (b_bits && !p.bf16)
+    c.type_error("B", "is a Uint16Array (bf16 bits), which needs opts.precision: 'bf16'");
+  Napi::Float32Array B;
+  Napi::Uint16Array B16;
+  if (b_bits) B16 = expect_u16(c, info[1], "B", blen, bexpr);
+  else B = expect_f32(c, info[1], "B", blen, bexpr, false);
+  call.keep.add(A);  // as checked: a later getter detaching them is caught
+  if (b_bits) call.keep.add(B16); else call.keep.add(B);
+  std::vector<Span> inputs{span_of(A, "A"), b_bits ? span_of(B16, "B") : span_of(B, "B")};
   Napi::Value bias = o.Get("bias");
   if (!bias.IsUndefined()) {
     p.stride_bias = batched ? get_int(c, o, "strideBias", "opts.strideBias", 0, kMaxElements, 0) : 0;
@@ -215,7 +223,8 @@ void parse_gemm(const ArgContext& c, const Napi::CallbackInfo& info, bool batche
     call.keep.add(r);
   }
   p.a = call.stage.in<float>(c, A, "A");
-  p.b = call.stage.in<float>(c, B, "B");
+  if (b_bits) p.b16 = call.stage.in<uint16_t>(c, B16, "B");
+  else p.b = call.stage.in<float>(c, B, "B");
   // The caller's C is read (beta) and written; a new C is written directly.
   p.c = given_c.IsUndefined() ? C.Data() : call.stage.out<float>(c, C, "opts.C", true);
   call.result = Napi::Persistent(static_cast<Napi::Value>(C));
@@ -313,6 +322,20 @@ Napi::Value linear_entry(const Napi::CallbackInfo& info) {
                          [call](Napi::Env) -> Napi::Value { return call->result.Value(); });
 }
 
+// toBf16(src: Float32Array, dst?: Uint16Array) -> dst: src rounded to bf16 bits (core/gemm.h
+// to_bf16, the rounding the bf16 GEMM packs with), into dst (src.length elements) or a new array.
+Napi::Value to_bf16_entry(const Napi::CallbackInfo& info) {
+  ArgContext c{info.Env(), "toBf16"};
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    c.type_error("src", "must be a Float32Array, got " + describe(info[0]));
+  Napi::Float32Array src = info[0].As<Napi::Float32Array>();
+  const int64_t n = static_cast<int64_t>(src.ElementLength());
+  Napi::Uint16Array dst = info[1].IsUndefined() ? Napi::Uint16Array::New(c.env, static_cast<size_t>(n))
+                                                : expect_u16(c, info[1], "dst", n, "src.length");
+  to_bf16(src.Data(), dst.Data(), n);
+  return dst;
+}
+
 }  // namespace
 
 void register_gemm(Napi::Env env, Napi::Object exports) {
@@ -324,6 +347,7 @@ void register_gemm(Napi::Env env, Napi::Object exports) {
   define(env, exports, "linearForwardAsync", linear_entry<false, true>);
   define(env, exports, "linearBackward", linear_entry<true, false>);
   define(env, exports, "linearBackwardAsync", linear_entry<true, true>);
+  define(env, exports, "toBf16", to_bf16_entry);
 }
 
 }  // namespace attnode::binding

@@ -67,6 +67,15 @@ Napi::Float32Array OpArrays::inout_f32(const Napi::Value& v, const std::string& 
   return a;
 }
 
+Napi::Uint16Array OpArrays::inout_u16(const Napi::Value& v, const std::string& name, int64_t length,
+                                      const std::string& expr) {
+  if (!is_typed(v, napi_uint16_array)) c_.type_error(name, "must be a Uint16Array (bf16 bits), got " + describe(v));
+  auto a = v.As<Napi::Uint16Array>();
+  check_length(a, name, length, expr);
+  record(a, name, false, {});
+  return a;
+}
+
 Napi::Float32Array OpArrays::out_f32(const Napi::Value& given, const std::string& name, int64_t length,
                                      const std::string& expr, const std::vector<std::string>& alias_ok) {
   if (given.IsUndefined()) {

@@ -27,6 +27,8 @@ class OpArrays {
   Napi::Float32Array in_f32(const Napi::Value& v, const std::string& name);
   Napi::Int32Array in_i32(const Napi::Value& v, const std::string& name);
   // An array updated in place: like an input, but it must not overlap any array seen so far.
+  Napi::Uint16Array inout_u16(const Napi::Value& v, const std::string& name, int64_t length,
+                              const std::string& expr);
   Napi::Float32Array inout_f32(const Napi::Value& v, const std::string& name, int64_t length,
                                const std::string& length_expr);
   // An output: `given` (undefined -> a new array) of exactly `length` elements. It must not

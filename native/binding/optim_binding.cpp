@@ -27,7 +27,7 @@ struct AdamCall {
 // The options of the Adam steps: opts.step (1-based) is required; zeroGrads only for the
 // multi-tensor form.
 AdamParams parse_adam_options(const ArgContext& c, const Napi::Value& v, bool decoupled, bool multi, bool* zero_grads) {
-  const char* keys = multi ? "{ lr?, beta1?, beta2?, eps?, weightDecay?, step, gradScale?, zeroGrads? }"
+  const char* keys = multi ? "{ lr?, beta1?, beta2?, eps?, weightDecay?, step, gradScale?, zeroGrads?, bf16Copies? }"
                            : "{ lr?, beta1?, beta2?, eps?, weightDecay?, step, gradScale? }";
   if (v.IsUndefined()) c.type_error("opts", std::string("is required: ") + keys);
   Napi::Object o = options(c, v);
@@ -125,6 +125,23 @@ std::shared_ptr<AdamMultiCall> parse_adam_multi(const ArgContext& c, const Napi:
     t.grads = call->zero_grads ? arr.write<float>(ga, "grads" + at, true) : const_cast<float*>(arr.read<float>(ga, "grads" + at));
     t.m = arr.write<float>(ma, "m" + at, true);
     t.v = arr.write<float>(va, "v" + at, true);
+  }
+  // opts.bf16Copies: per tensor a Uint16Array (or null) that receives the updated parameters'
+  // bf16 bits in the same pass (the weight copies the bf16 GEMM reads).
+  Napi::Object o = info[4].As<Napi::Object>();
+  Napi::Value copies = o.Get("bf16Copies");
+  if (!copies.IsUndefined()) {
+    if (!copies.IsArray()) c.type_error("opts.bf16Copies", "must be an Array of Uint16Array or null, got " + describe(copies));
+    Napi::Array list = copies.As<Napi::Array>();
+    if (list.Length() != count)
+      c.range_error("opts.bf16Copies", "must have " + std::to_string(count) + " entries (params.length), got " + std::to_string(list.Length()));
+    for (uint32_t i = 0; i < count; ++i) {
+      Napi::Value e = list.Get(i);
+      if (e.IsNull() || e.IsUndefined()) continue;
+      const std::string at = "opts.bf16Copies[" + std::to_string(i) + "]";
+      auto ca = arr.inout_u16(e, at, call->tensors[i].n, "params[" + std::to_string(i) + "].length");
+      call->tensors[i].bf16 = arr.write<uint16_t>(ca, at, false);
+    }
   }
   return call;
 }

@@ -2,11 +2,42 @@
 // epilogue/packing carry the bias (forward) and the bias gradient (backward).
 #include "core/gemm.h"
 
+#include <cstring>
+#include <vector>
+
+#include "core/bf16_bits.h"
 #include "core/dispatch.h"
+#include "core/threads.h"
 
 namespace attnode {
 
-void gemm(const GemmParams& p) { active_kernels().gemm(p); }
+void to_bf16(const float* src, uint16_t* dst, int64_t n) {
+  const int64_t chunk = 1 << 16;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t e = c * chunk + chunk < n ? c * chunk + chunk : n;
+    for (int64_t i = c * chunk; i < e; ++i) dst[i] = bf16_bits(src[i]);
+  }
+}
+
+void gemm(const GemmParams& p) {
+  const KernelTable& t = active_kernels();
+  if (p.b16 && !(p.bf16 && std::strcmp(t.name, "avx512bf16") == 0)) {
+    // No bf16 GEMM here (or an fp32 request): widen the given bf16 bits (exact) and run as fp32 B.
+    const int64_t rows = p.trans_b ? p.N : p.K, cols = p.trans_b ? p.K : p.N;
+    const int64_t entry = rows == 0 ? 0 : (rows - 1) * p.ldb + cols;
+    const int64_t n = p.batch > 1 ? (p.batch - 1) * p.stride_b + entry : entry;
+    std::vector<float> wide(static_cast<size_t>(n > 0 ? n : 0));
+    for (int64_t i = 0; i < n; ++i) wide[i] = bf16_widen(p.b16[i]);
+    GemmParams q = p;
+    q.b = wide.data();
+    q.b16 = nullptr;
+    t.gemm(q);
+    return;
+  }
+  t.gemm(p);
+}
 
 void linear_forward(int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
                     const float* b, float* y, bool bf16) {

@@ -64,7 +64,17 @@ struct GemmParams {
   // (the fallback: more precise, never slower there). Row sums are always fp32 sums of the
   // unrounded op(A).
   bool bf16 = false;
+  // Optional, with bf16: op(B) already rounded to bf16, as the bits of each element (same layout,
+  // ldb and stride_b as b would have; b is not read). Weights converted once (by the optimizer
+  // step, or for decoding) are then neither re-read as fp32 nor rounded again. Rounding a bf16
+  // value is exact, so the result is bitwise the one b = to_bf16(the fp32 weights) gives. Variants
+  // without the bf16 GEMM (and bf16 = false) widen the bits to fp32 first.
+  const uint16_t* b16 = nullptr;
 };
+
+// dst[i] = src[i] rounded to bf16 (round to nearest even; NaN stays NaN, quieted), n elements,
+// on num_threads() threads: the bits the bf16 GEMM packs from fp32.
+void to_bf16(const float* src, uint16_t* dst, int64_t n);
 
 // Runs on the active ISA variant (core/dispatch.h) with attnode::num_threads() threads.
 void gemm(const GemmParams& p);

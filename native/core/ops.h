@@ -85,6 +85,9 @@ void adam_step(int64_t n, const AdamParams& p, float* params, const float* grads
 struct AdamTensor {
   int64_t n = 0;
   float *params = nullptr, *grads = nullptr, *m = nullptr, *v = nullptr;
+  // Optional [n]: written with the updated params rounded to bf16 (to_bf16's bits, core/gemm.h),
+  // in the same pass: the copies a bf16 GEMM reads instead of re-rounding the weights.
+  uint16_t* bf16 = nullptr;
 };
 // adam_step on every tensor (the same bits), in one parallel pass over all of them. With
 // zero_grads, each gradient element is set to 0 once read (ready for the next accumulation).

@@ -11,6 +11,7 @@
 #include <new>
 
 #include "core/attention.h"
+#include "core/bf16_bits.h"
 #include "core/cpu/dropout_hash.h"
 #include "core/cpu/dropout_element.h"
 #include "core/cpu/kernel_table.h"

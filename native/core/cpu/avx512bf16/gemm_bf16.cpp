@@ -72,6 +72,20 @@ void row_pairs(const float* src, int64_t n, uint32_t* dst) {
   }
 }
 
+// 16 bf16 values at src (the first n; the rest read as 0), zero-extended to 16 words.
+inline __m512i load16_bits(const uint16_t* src, int64_t n) {
+  if (n <= 0) return _mm512_setzero_si512();
+  const __mmask16 m = n >= 16 ? 0xffff : static_cast<__mmask16>((1u << n) - 1);
+  return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src));
+}
+
+// One row of n consecutive k values given as bf16 bits, as cdiv(n, 2) words (row_pairs without the
+// rounding); an odd n gets a zero upper half in its last word.
+void row_words(const uint16_t* src, int64_t n, uint32_t* dst) {
+  std::memcpy(dst, src, static_cast<size_t>(n) * 2);
+  if (n & 1) reinterpret_cast<uint16_t*>(dst)[n] = 0;
+}
+
 // In-register transpose of 16 vectors of 16 words (as floats: the shuffles move bits unchanged).
 inline void transpose16(__m512 r[16]) {
   __m512 t[16];
@@ -139,7 +153,22 @@ void pack_a_panel(const GemmParams& p, const float* A, int64_t i0, int64_t mr, i
 
 // For B stored K x N: panels [w0, w0 + n) of op(B) (columns from j0 = w0 * NR), each at dst + w * KP
 // * NR; k outside the panels, as pack_a_panels_t and for the same reason.
-void pack_b_panels_n(const GemmParams& p, const float* B, int64_t j0, int64_t n, int64_t KP, uint32_t* dst) {
+void pack_b_panels_n(const GemmParams& p, const float* B, const uint16_t* B16, int64_t j0, int64_t n, int64_t KP, uint32_t* dst) {
+  if (B16) {
+    for (int64_t kp = 0; kp < KP; ++kp) {
+      const uint16_t* r0 = B16 + (2 * kp) * p.ldb;
+      const uint16_t* r1 = 2 * kp + 1 < p.K ? r0 + p.ldb : nullptr;
+      for (int64_t w = 0; w < n; ++w) {
+        const int64_t j = j0 + w * NR, nr = imin(NR, p.N - j);
+        for (int v = 0; v < 2; ++v) {
+          const __m512i lo = load16_bits(r0 + j + 16 * v, nr - 16 * v);
+          const __m512i hi = r1 ? load16_bits(r1 + j + 16 * v, nr - 16 * v) : _mm512_setzero_si512();
+          _mm512_storeu_si512(dst + w * KP * NR + kp * NR + 16 * v, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        }
+      }
+    }
+    return;
+  }
   for (int64_t kp = 0; kp < KP; ++kp) {
     const float* r0 = B + (2 * kp) * p.ldb;
     const float* r1 = 2 * kp + 1 < p.K ? r0 + p.ldb : nullptr;
@@ -155,18 +184,20 @@ void pack_b_panels_n(const GemmParams& p, const float* B, int64_t j0, int64_t n,
 }
 
 // A panel of op(B): columns [j0, j0 + nr) into dst[kp * NR + c], zero columns for c >= nr.
-void pack_b_panel(const GemmParams& p, const float* B, int64_t j0, int64_t nr, int64_t KP, uint32_t* dst,
+void pack_b_panel(const GemmParams& p, const float* B, const uint16_t* B16, int64_t j0, int64_t nr, int64_t KP, uint32_t* dst,
                   uint32_t* row_buf) {
   const int64_t K = p.K;
   if (p.trans_b) {
     // B stored N x K (a Linear weight): each row is one column of op(B), k consecutive.
     const int64_t ld = KP + 16;
-    for (int64_t c = 0; c < nr; ++c) row_pairs(B + (j0 + c) * p.ldb, K, row_buf + c * ld);
+    for (int64_t c = 0; c < nr; ++c)
+      if (B16) row_words(B16 + (j0 + c) * p.ldb, K, row_buf + c * ld);
+      else row_pairs(B + (j0 + c) * p.ldb, K, row_buf + c * ld);
     for (int64_t h = 0; h < NR; h += 16)
       transpose_pairs(row_buf + h * ld, ld, std::max<int64_t>(0, imin(16, nr - h)), KP, dst + h, NR, 0xffff);
     return;
   }
-  pack_b_panels_n(p, B, j0, 1, KP, dst);
+  pack_b_panels_n(p, B, B16, j0, 1, KP, dst);
 }
 
 inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
@@ -270,7 +301,8 @@ void row_sums(const GemmParams& p, int nt) {
 // One GEMM of a batch (batch entry e), all threads.
 void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t* bpack, uint32_t* bufs) {
   const float* A = p.a + e * p.stride_a;
-  const float* B = p.b + e * p.stride_b;
+  const float* B = p.b16 ? nullptr : p.b + e * p.stride_b;
+  const uint16_t* B16 = p.b16 ? p.b16 + e * p.stride_b : nullptr;
   float* C = p.c + e * p.stride_c;
   const float* bias = p.bias ? p.bias + e * p.stride_bias : nullptr;
   const int64_t KP = cdiv(p.K, 2), mpan = cdiv(p.M, MR), npan = cdiv(p.N, NR);
@@ -296,8 +328,8 @@ void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t*
 #pragma omp for schedule(static)
     for (int64_t g = 0; g < cdiv(npan, bg); ++g) {
       const int64_t q = g * bg, n = imin(bg, npan - q);
-      if (!p.trans_b) pack_b_panels_n(p, B, q * NR, n, KP, bpack + q * KP * NR);
-      else pack_b_panel(p, B, q * NR, imin(NR, p.N - q * NR), KP, bpack + q * KP * NR, row_buf);
+      if (!p.trans_b) pack_b_panels_n(p, B, B16, q * NR, n, KP, bpack + q * KP * NR);
+      else pack_b_panel(p, B, B16, q * NR, imin(NR, p.N - q * NR), KP, bpack + q * KP * NR, row_buf);
     }
     // Units: a block of row panels x a block of column panels; each tile over all of K by one thread.
 #pragma omp for schedule(dynamic, 1)
@@ -315,6 +347,85 @@ void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t*
   }
 }
 
+// ---- Few rows (decoding: one token per sequence, or a few beams) ------------------------------
+// With M <= SMALL_M rows, packing op(B) into panels costs as much as the product (each element of
+// B is used M times) and a 14-row register tile is mostly empty. For B stored N x K (a Linear
+// weight, trans_b), every C element is instead a dot product of a row of A and a row of B, read
+// straight from B (bf16 bits or fp32 rounded on the fly with the packing's instruction, so both give
+// the same bits): the call streams B once, at 2 bytes an element from a bf16 copy. Each dot is
+// reduced by one thread in a fixed order (16-word chunks in k order, then a fixed lane tree): the
+// same bits for any thread count.
+constexpr int64_t SMALL_M = 8;
+
+// 32 consecutive k values of row j of B from k0 (those past K read as 0), as 16 bf16 pairs.
+inline __m512bh b_row_words(const GemmParams& p, const float* B, const uint16_t* B16, int64_t j, int64_t k0) {
+  const int64_t left = p.K - k0;
+  if (B16) {
+    const __mmask32 m = left >= 32 ? 0xffffffffu : static_cast<__mmask32>((1ull << left) - 1);
+    return (__m512bh)_mm512_maskz_loadu_epi16(m, B16 + j * p.ldb + k0);
+  }
+  const float* r = B + j * p.ldb + k0;
+  return _mm512_cvtne2ps_pbh(load16(r + 16, left - 16), load16(r, left));
+}
+
+// res[r][off + c] = dot(row r of A, row j + c of B) for r < R, c < nc <= CN; a: R rows of KW words.
+template <int R, int CN>
+void small_dots(const GemmParams& p, const uint32_t* a, int64_t KW, const float* B, const uint16_t* B16, int64_t j,
+                int nc, float (*res)[16], int off) {
+  const int64_t KP = cdiv(p.K, 2);
+  __m512 acc[R][CN];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < CN; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t kp0 = 0; kp0 < KP; kp0 += 16) {
+    __m512bh bv[CN];
+    for (int c = 0; c < CN; ++c) bv[c] = c < nc ? b_row_words(p, B, B16, j + c, 2 * kp0) : (__m512bh)_mm512_setzero_si512();
+    for (int r = 0; r < R; ++r) {
+      const __m512bh av = (__m512bh)_mm512_loadu_si512(a + r * KW + kp0);
+      for (int c = 0; c < CN; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], av, bv[c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < nc; ++c) res[r][off + c] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+// The columns [j0, j0 + n) (n <= 16) of every row, and their epilogue.
+template <int R>
+void small_block(const GemmParams& p, const uint32_t* a, int64_t KW, const float* B, const uint16_t* B16, float* C,
+                 const float* bias, int64_t j0, int64_t n) {
+  constexpr int CN = R <= 4 ? 4 : 2;  // R x CN accumulators: 16 of the 32 zmm registers
+  float res[R][16] = {};
+  for (int c = 0; c < n; c += CN)
+    small_dots<R, CN>(p, a, KW, B, B16, j0 + c, static_cast<int>(imin(CN, n - c)), res, c);
+  for (int r = 0; r < R; ++r) epilogue(p, C, bias, r, j0, n, _mm512_loadu_ps(res[r]));
+}
+
+using SmallFn = void (*)(const GemmParams&, const uint32_t*, int64_t, const float*, const uint16_t*, float*, const float*,
+                         int64_t, int64_t);
+template <int... R>
+inline SmallFn pick_small(int64_t m, std::integer_sequence<int, R...>) {
+  SmallFn f = nullptr;
+  ((m == R + 1 ? (f = small_block<R + 1>, 0) : 0), ...);
+  return f;
+}
+
+void gemm_small(const GemmParams& p, int64_t e, int nt, uint32_t* abuf) {
+  const float* A = p.a + e * p.stride_a;
+  const float* B = p.b16 ? nullptr : p.b + e * p.stride_b;
+  const uint16_t* B16 = p.b16 ? p.b16 + e * p.stride_b : nullptr;
+  float* C = p.c + e * p.stride_c;
+  const float* bias = p.bias ? p.bias + e * p.stride_bias : nullptr;
+  const int64_t KP = cdiv(p.K, 2), KW = cdiv(KP, 16) * 16;
+  for (int64_t r = 0; r < p.M; ++r) {
+    uint32_t* row = abuf + r * KW;
+    row_pairs(A + r * p.lda, p.K, row);
+    std::memset(row + KP, 0, static_cast<size_t>(KW - KP) * 4);
+  }
+  const SmallFn f = pick_small(p.M, std::make_integer_sequence<int, SMALL_M>{});
+  const int64_t blocks = cdiv(p.N, 16);
+#pragma omp parallel for num_threads(nt) schedule(static) if (blocks > 1)
+  for (int64_t q = 0; q < blocks; ++q) f(p, abuf, KW, B, B16, C, bias, q * 16, imin(16, p.N - q * 16));
+}
+
 }  // namespace
 
 // Called by the dispatcher (the "avx512bf16" variant) for calls with bf16 set and M, N, K and
@@ -323,6 +434,12 @@ void gemm_bf16(const GemmParams& p) {
   const int nt = num_threads();
   if (p.row_sums_a) row_sums(p, nt);
   const int64_t KP = cdiv(p.K, 2);
+  if (p.M <= SMALL_M && p.trans_b && !p.trans_a) {
+    uint32_t* abuf = static_cast<uint32_t*>(scratch_acquire(4 * static_cast<size_t>(p.M * cdiv(KP, 16) * 16) + 64));
+    for (int64_t e = 0; e < p.batch; ++e) gemm_small(p, e, nt, abuf);
+    scratch_release(abuf);
+    return;
+  }
   const int64_t a_words = cdiv(p.M, MR) * MR * KP, b_words = cdiv(p.N, NR) * NR * KP, buf_words = NR * (KP + 16) * nt;
   uint32_t* scratch = static_cast<uint32_t*>(scratch_acquire(4 * static_cast<size_t>(a_words + b_words + buf_words) + 64));
   for (int64_t e = 0; e < p.batch; ++e) gemm_one(p, e, nt, scratch, scratch + a_words, scratch + a_words + b_words);
