@@ -18,6 +18,9 @@ import type { Seq2SeqTransformer } from '../nn/seq2seq.js';
 import type { DecoderKvCache } from '../nn/kv-cache.js';
 import * as ops from '../ops/index.js';
 import { noGrad } from '../tensor.js';
+import { Bf16Weights, withBf16Weights } from '../ops/bf16-weights.js';
+import { withMatmulPrecision } from '../ops/precision.js';
+import { cpuInfo } from '../runtime.js';
 import type { PaddedSources } from './sources.js';
 
 // The TimeoutErrors of options.timeoutMs: an aborted generate rejects with them as they are.
@@ -83,13 +86,21 @@ export interface StepOutput {
 
 export class Engine {
   private readonly arena = new ops.Arena();
+  // precision 'bf16': the weights' bf16 copies, made at the first step of this generate (so they
+  // are the weights of this call, whatever training did before it).
+  private bf16: Bf16Weights | null | undefined = undefined;
 
-  constructor(readonly model: Seq2SeqTransformer, private readonly signal: AbortSignal | null) {}
+  constructor(readonly model: Seq2SeqTransformer, private readonly signal: AbortSignal | null,
+    private readonly precision: 'fp32' | 'bf16' = 'fp32') {}
 
   /** Runs fn as one synchronous step with this generate's arena, without gradients; fn copies out what it keeps. */
   run<T>(fn: () => T): T {
     try {
-      return noGrad(() => ops.withArena(this.arena, fn));
+      if (this.precision === 'fp32') return noGrad(() => ops.withArena(this.arena, fn));
+      // Copies only where the bf16 GEMM runs: elsewhere bf16 requests compute in fp32 anyway.
+      if (this.bf16 === undefined) this.bf16 = cpuInfo().isa === 'avx512bf16' ? new Bf16Weights(this.model.parameters()) : null;
+      const copies = this.bf16;
+      return withMatmulPrecision('bf16', () => withBf16Weights(copies, () => noGrad(() => ops.withArena(this.arena, fn))));
     } finally {
       this.arena.releaseAll();
     }

@@ -23,7 +23,7 @@ function prepare(model: Seq2SeqTransformer, src: SourceBatch, options: GenerateO
   const o = resolveOptions(options, model.config.maxLen, model.config.tgtVocab);
   const s = padSources(src, model.config, o);
   decodeMethod(model, o, s.batch);
-  return { o, s, engine: new Engine(model, o.signal) };
+  return { o, s, engine: new Engine(model, o.signal, o.precision) };
 }
 
 /** Checks options and sources as generate does (TypeError/RangeError naming the culprit), without decoding. */
