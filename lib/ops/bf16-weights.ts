@@ -11,32 +11,45 @@ import type { Tensor } from '../tensor.js';
 import { matmulPrecision } from './precision.js';
 
 export class Bf16Weights {
-  private readonly copies = new Map<Tensor, Uint16Array>();
+  // One copy per parameter buffer: fused projections keep their parts in one buffer and multiply by
+  // the whole (lib/nn/module.ts fusedParameters), so a tensor's copy is the matching range of its
+  // buffer's copy, whichever view of the buffer it is.
+  private readonly copies = new Map<ArrayBufferLike, { src: Float32Array; bits: Uint16Array }>();
 
-  /** Copies of every given tensor with two or more dimensions (the matrices products read). */
+  /** Copies of the buffers of every given tensor with two or more dimensions (the matrices products read). */
   constructor(tensors: Iterable<Tensor>) {
-    for (const t of tensors) if (t.shape.length >= 2 && !this.copies.has(t)) this.copies.set(t, kernels.toBf16(t.storage.data));
+    for (const t of tensors) {
+      const d = t.storage.data;
+      if (t.shape.length < 2 || this.copies.has(d.buffer)) continue;
+      const src = new Float32Array(d.buffer, 0, d.buffer.byteLength / 4);
+      this.copies.set(d.buffer, { src, bits: kernels.toBf16(src) });
+    }
   }
 
-  /** The copy of W, if this set has one. */
+  /** The copy of W's values, if this set has its buffer. */
   get(W: Tensor): Uint16Array | undefined {
-    return this.copies.get(W);
+    const d = W.storage.data, c = this.copies.get(d.buffer);
+    return c ? c.bits.subarray(d.byteOffset / 4, d.byteOffset / 4 + d.length) : undefined;
   }
 
-  /** Re-rounds every copy from its tensor's current values. */
+  /** Re-rounds every copy from its buffer's current values. */
   refresh(): void {
-    for (const [t, c] of this.copies) kernels.toBf16(t.storage.data, c);
+    for (const c of this.copies.values()) kernels.toBf16(c.src, c.bits);
   }
 
-  /** The copy of each tensor, null for those without one (adamStepMulti's bf16Copies). */
+  /**
+   * For each tensor, the range of its buffer's copy (null when its buffer has none): adamStepMulti's
+   * bf16Copies, so each update rewrites what it changed. Every tensor of a copied buffer gets its
+   * range, so no part of a copy is left stale.
+   */
   copiesFor(tensors: readonly Tensor[]): (Uint16Array | null)[] {
-    return tensors.map((t) => this.copies.get(t) ?? null);
+    return tensors.map((t) => this.get(t) ?? null);
   }
 
   /** Bytes held by the copies. */
   get bytes(): number {
     let n = 0;
-    for (const c of this.copies.values()) n += c.byteLength;
+    for (const c of this.copies.values()) n += c.bits.byteLength;
     return n;
   }
 }
