@@ -52,6 +52,15 @@ describe('train then translate (copy task)', () => {
     expect(r.stdout).toBe('abc\nbead\n');
   });
 
+  it('translate --precision bf16 (bf16 weight copies) copies the strings too', () => {
+    const r = cli(['translate', '--model', out, '--precision', 'bf16', 'abc', 'jihg', 'cafe']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('abc\njihg\ncafe\n');
+    const bad = cli(['translate', '--model', out, '--precision', 'fp16', 'abc']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--precision must be fp32 or bf16, got fp16/);
+  });
+
   it('--max-new-tokens caps the output length', () => {
     const r = cli(['translate', '--model', out, '--max-new-tokens', '2', 'abcdef']);
     expect(r.code, r.stderr).toBe(0);

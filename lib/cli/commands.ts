@@ -146,8 +146,11 @@ interface TranslateTokenizer {
 
 export async function translate(argv: readonly string[]): Promise<void> {
   const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value', beams: 'value', attention: 'value', 'max-beams': 'value', 'timeout-ms': 'value',
-    method: 'value', iterations: 'value', 'length-candidates': 'value' });
+    method: 'value', iterations: 'value', 'length-candidates': 'value', precision: 'value' });
   const maskPredict = maskPredictFlags(p);
+  // --precision bf16 (issue 18): decoding's products in bf16 from weight copies made per batch.
+  const precision = strFlag(p, 'precision') ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16') throw new UsageError(`--precision must be fp32 or bf16, got ${precision}`);
   const dir = strFlag(p, 'model');
   if (!dir) throw new UsageError('translate needs --model DIR');
   // The limits are checked before the model loads: a request for hours of beam search fails at once.
@@ -178,7 +181,7 @@ export async function translate(argv: readonly string[]): Promise<void> {
     try {
       result = await generate(model, inputs.slice(at, at + per), {
         ...defaults, ...(defaults.minNewTokens !== undefined ? { minNewTokens: Math.min(defaults.minNewTokens, maxNew) } : {}),
-        tokenizer, maxNewTokens: maxNew, numBeams, limits, ...maskPredict, ...(left !== undefined ? { timeoutMs: left } : {}), ...(svg ? { returnAttention: true } : {}),
+        tokenizer, maxNewTokens: maxNew, numBeams, limits, precision, ...maskPredict, ...(left !== undefined ? { timeoutMs: left } : {}), ...(svg ? { returnAttention: true } : {}),
       });
     } catch (e) {
       if (e instanceof DOMException && e.name === 'TimeoutError')
