@@ -18,7 +18,8 @@ import { initDistributed } from '../dist/distributed.js';
 import { intFlag, numFlag, parseArgs, strFlag, UsageError } from './args.js';
 import { ATTENTION_FLAGS, attentionFlags } from './attention-flags.js';
 import { DEMO_RECIPE, exactMatch, runRecipe } from './demo.js';
-import { runCmlmRecipe } from './cmlm.js';
+import { exactMatchMaskPredict, runCmlmRecipe } from './cmlm.js';
+import { withMaskTokens } from '../data/noising/mask-tokens.js';
 import { ProgressBar } from './progress.js';
 
 const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -82,7 +83,6 @@ export async function train(argv: readonly string[]): Promise<void> {
   // --objective cmlm (issue 15): a conditional masked LM, decoded with translate --method mask-predict.
   const objective = strFlag(p, 'objective') ?? 'autoregressive';
   if (objective !== 'autoregressive' && objective !== 'cmlm') throw new UsageError(`--objective must be autoregressive or cmlm, got ${objective}`);
-  if (objective === 'cmlm' && task === undefined) throw new UsageError('--objective cmlm needs --task (with --data it is not supported yet)');
   // Under mpirun: data-parallel over the ranks, rank 0 alone prints and saves (alone: a group of one).
   const dist = await initDistributed();
   const say = dist.isMain ? log : (): void => {};
@@ -96,15 +96,20 @@ export async function train(argv: readonly string[]): Promise<void> {
   }
   const pairs = readTsvSync(data!);
   if (pairs.length === 0) throw new UsageError(`--data ${data}: no pairs`);
-  const tok = CharTokenizer.fromTexts([...pairs.map((x) => x.source), ...pairs.map((x) => x.target)]);
+  // The same pipeline for both objectives; a CMLM's tokenizer gains <mask> (appended: no id
+  // shifts), its model a bidirectional decoder and a length predictor, its Trainer the CMLM loss
+  // (the default for such a model), its evaluation Mask-Predict.
+  const cmlm = objective === 'cmlm';
+  const chars = CharTokenizer.fromTexts([...pairs.map((x) => x.source), ...pairs.map((x) => x.target)]);
+  const tok = cmlm ? withMaskTokens(chars) : chars;
   const steps = intFlag(p, 'steps', 2000), lr = numFlag(p, 'lr', 1e-3, 1e-7, 1);
   const cfg = modelFlags(p, { norm: 'pre' });
   const longest = Math.max(...pairs.map((x) => Math.max(tok.encode(x.source).length + 1, tok.encode(x.target).length + 1)));
   const model = new Seq2SeqTransformer({ ...cfg, maxLen: Math.max(cfg.maxLen ?? 0, longest + 8), srcVocab: tok.vocabSize, tgtVocab: tok.vocabSize,
-    seed, padId: tok.padId, bosId: tok.bosId, eosId: tok.eosId });
+    seed, padId: tok.padId, bosId: tok.bosId, eosId: tok.eosId, ...(cmlm ? { objective: 'cmlm' as const, maskId: tok.maskId! } : {}) });
   const loader = new BatchLoader(encodePairs(pairs, { source: tok }),
     { batchSize: intFlag(p, 'batch-size', 32), shuffle: true, seed, bos: tok.bosId, eos: tok.eosId, padId: tok.padId });
-  say(`${pairs.length} pairs from ${data}; ${model.numParameters().toLocaleString('en-US')} parameters; ${steps} steps`);
+  say(`${pairs.length} pairs from ${data}${cmlm ? ' (objective cmlm)' : ''}; ${model.numParameters().toLocaleString('en-US')} parameters; ${steps} steps`);
   const trainer = new Trainer(model, { optimizer: { lr }, labelSmoothing: numFlag(p, 'label-smoothing', 0.1, 0, 0.99),
     schedule: { kind: 'inverseSqrt', lr, warmup: Math.min(400, Math.max(1, Math.floor(steps / 10))) }, distributed: dist, precision });
   const bar = new ProgressBar();
@@ -112,10 +117,10 @@ export async function train(argv: readonly string[]): Promise<void> {
   bar.done();
   if (!dist.isMain) return;  // every rank has the same weights: rank 0 evaluates and saves
   const sample = pairs.slice(0, Math.min(pairs.length, 200));
-  const { accuracy } = exactMatch(model, tok, sample, model.config.maxLen - 1);
-  log(`exact match on ${sample.length} training pairs: ${(accuracy * 100).toFixed(1)}%`);
+  const { accuracy } = cmlm ? exactMatchMaskPredict(model, tok, sample) : exactMatch(model, tok, sample, model.config.maxLen - 1);
+  log(`exact match on ${sample.length} training pairs${cmlm ? ' (Mask-Predict, 10 iterations, 1 length candidate)' : ''}: ${(accuracy * 100).toFixed(1)}%`);
   await saveModel(out, model, { tokenizer: tok });
-  log(`saved the model to ${out}`);
+  log(`saved the model to ${out}${cmlm ? `  (translate with: npx attnode translate --model ${out} --method mask-predict ...)` : ''}`);
 }
 
 async function readStdin(): Promise<string> {
