@@ -46,6 +46,17 @@ describe('toBf16', () => {
     const into = new Uint16Array(src.length);
     expect(kernels.toBf16(src, into)).toBe(into);
     expect(Array.from(into)).toEqual(Array.from(got));
+    // The portable conversion (any other variant) and the instruction (avx512bf16) agree.
+    setIsa('portable');
+    try {
+      expect(Array.from(kernels.toBf16(src))).toEqual(Array.from(got));
+    } finally {
+      setIsa(initial);
+    }
+    const big = Float32Array.from({ length: (1 << 20) + 37 }, (_, i) => fromBits((i * 2654435761) >>> 0));
+    const bigBits = kernels.toBf16(big);  // the multi-threaded form
+    for (let i = 0; i < big.length; i += 997) if (bigBits[i] !== bf16Spec(big[i]!)) expect.fail(`big[${i}]`);
+    expect(bigBits[big.length - 1]).toBe(bf16Spec(big[big.length - 1]!));
     expect(Array.from(kernels.fromBf16(Uint16Array.of(0x3f80, 0xc000, 0x7f80)))).toEqual([1, -2, Infinity]);
   });
 

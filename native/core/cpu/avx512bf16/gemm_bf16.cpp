@@ -422,11 +422,26 @@ void gemm_small(const GemmParams& p, int64_t e, int nt, uint32_t* abuf) {
   }
   const SmallFn f = pick_small(p.M, std::make_integer_sequence<int, SMALL_M>{});
   const int64_t blocks = cdiv(p.N, 16);
-#pragma omp parallel for num_threads(nt) schedule(static) if (blocks > 1)
+  // Below ~1 MB of bf16 B the whole product takes microseconds: a second thread saves less than
+  // waking it costs, and on a loaded 2-vCPU host the region's end barrier can wait out a whole
+  // scheduler slice for a preempted thread (decoding steps measured 30x slower that way).
+  const bool wide = blocks > 1 && p.N * p.K >= (int64_t(1) << 19);
+#pragma omp parallel for num_threads(nt) schedule(static) if (wide)
   for (int64_t q = 0; q < blocks; ++q) f(p, abuf, KW, B, B16, C, bias, q * 16, imin(16, p.N - q * 16));
 }
 
 }  // namespace
+
+// src rounded to bf16 bits with the packing's own instruction (core/gemm.h to_bf16 on this variant).
+void to_bf16_bits(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    _mm512_storeu_si512(dst + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i)));
+  for (; i < n; i += 16) {
+    const __mmask16 m = lanes(n - i);
+    _mm256_mask_storeu_epi16(dst + i, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i)));
+  }
+}
 
 // Called by the dispatcher (the "avx512bf16" variant) for calls with bf16 set and M, N, K and
 // alpha nonzero; everything else runs on the fp32 path.
