@@ -19,8 +19,12 @@ function cmlmModel(seed = 4): Seq2SeqTransformer {
   return m;
 }
 
-/** The paper's algorithm, written plainly: one candidate at a time, model.forward for every pass. */
-function reference(model: Seq2SeqTransformer, src: number[], T: number, l: number, maxLength: number): { tokens: number[]; score: number } {
+/**
+ * The paper's algorithm, written plainly: one candidate at a time, model.forward for every pass.
+ * earlyStop: a candidate stops after the first pass t >= 1 that leaves all its tokens as pass t - 1
+ * gave them (fairseq's adaptive decoding); without it, all T passes (or until nothing is re-masked).
+ */
+function reference(model: Seq2SeqTransformer, src: number[], T: number, l: number, maxLength: number, earlyStop = false): { tokens: number[]; score: number; passes: number[] } {
   return noGrad(() => {
     const S = src.length, srcArr = Int32Array.from(src), srcLens = Int32Array.of(S);
     const memory = model.encode(srcArr, srcLens, 1, S);
@@ -28,13 +32,16 @@ function reference(model: Seq2SeqTransformer, src: number[], T: number, l: numbe
     ops.arena.releaseAll();
     const lengths = lenLogits.map((z, k) => ({ z, k })).filter((x) => x.k >= 1 && x.k <= maxLength)
       .sort((a, b) => b.z - a.z || a.k - b.k).slice(0, l).map((x) => x.k);
-    let best: { tokens: number[]; score: number } | null = null;
+    let best: { tokens: number[]; score: number; passes: number[] } | null = null;
+    const passes: number[] = [];
     for (const N of lengths) {
       const tokens = new Array<number>(N).fill(MASK), logp = new Array<number>(N).fill(0);
+      let previous: number[] = [], done = 0;
       for (let t = 0; t < T; ++t) {
         if (t > 0) {
           const n = Math.floor((N * (T - t)) / T);
           if (n === 0) break;
+          previous = [...tokens];
           const order = [...tokens.keys()].sort((a, b) => logp[a]! - logp[b]! || a - b);
           for (const i of order.slice(0, n)) tokens[i] = MASK;
         }
@@ -49,10 +56,14 @@ function reference(model: Seq2SeqTransformer, src: number[], T: number, l: numbe
           tokens[i] = arg;
           logp[i] = row[arg]! - lse;
         }
+        done = t + 1;
+        if (earlyStop && t > 0 && tokens.every((x, i) => x === previous[i])) break;
       }
+      passes.push(done);
       const score = logp.reduce((a, x) => a + x, 0) / N;
-      if (!best || score > best.score) best = { tokens, score };
+      if (!best || score > best.score) best = { tokens, score, passes };
     }
+    best!.passes = passes;
     return best!;
   });
 }
@@ -60,10 +71,10 @@ function reference(model: Seq2SeqTransformer, src: number[], T: number, l: numbe
 const SOURCES = [[3, 4, 5, 6, 7], [8, 9, 3], [10, 4, 4, 5, 6, 7, 8], [5]];
 
 describe('Mask-Predict', () => {
-  it('equals the reference (plain loops, the full forward each pass) for several T and l', async () => {
+  it('with earlyStop false equals the reference with all T passes, for several T and l', async () => {
     const model = cmlmModel();
     for (const [T, l] of [[1, 1], [3, 2], [10, 3], [4, 5]] as const) {
-      const r = await generate(model, SOURCES, { method: 'mask-predict', iterations: T, lengthCandidates: l, thread: 'main' });
+      const r = await generate(model, SOURCES, { method: 'mask-predict', iterations: T, lengthCandidates: l, earlyStop: false, thread: 'main' });
       SOURCES.forEach((src, i) => {
         const ref = reference(model, src, T, l, model.config.maxLen);
         expect(Array.from(r.tokens[i]!), `T ${T} l ${l} source ${i}`).toEqual(ref.tokens);
@@ -73,9 +84,34 @@ describe('Mask-Predict', () => {
     }
   });
 
+  it('with earlyStop (the default) equals the reference that stops a candidate at its first unchanged pass', async () => {
+    let stoppedEarly = 0, differs = 0;
+    for (const seed of [4, 5]) {
+      const model = cmlmModel(seed);
+      for (const [T, l] of [[1, 1], [3, 2], [10, 3], [10, 1], [6, 4]] as const) {
+        const o = { method: 'mask-predict', iterations: T, lengthCandidates: l, thread: 'main' } as const;
+        const [r, given] = [await generate(model, SOURCES, o), await generate(model, SOURCES, { ...o, earlyStop: true })];
+        const forced = await generate(model, SOURCES, { ...o, earlyStop: false });
+        expect(given.tokens.map((t) => Array.from(t))).toEqual(r.tokens.map((t) => Array.from(t)));
+        SOURCES.forEach((src, i) => {
+          const ref = reference(model, src, T, l, model.config.maxLen, true);
+          expect(Array.from(r.tokens[i]!), `seed ${seed} T ${T} l ${l} source ${i}`).toEqual(ref.tokens);
+          expect(r.scores[i]!).toBeCloseTo(ref.score, 4);
+          const all = reference(model, src, T, l, model.config.maxLen, false);
+          stoppedEarly += ref.passes.filter((p, c) => p < all.passes[c]!).length;
+          if (r.scores[i] !== forced.scores[i]) differs++;
+        });
+      }
+    }
+    // The rule is exercised: candidates do stop before their last pass, and it changes some results.
+    expect(stoppedEarly).toBeGreaterThan(10);
+    expect(differs).toBeGreaterThan(0);
+  });
+
   it('gives the same output in a batch as one by one, on the worker and on this thread, and as maskPredictSync', async () => {
     const model = cmlmModel(6);
-    const o = { method: 'mask-predict', iterations: 5, lengthCandidates: 3 } as const;
+    for (const earlyStop of [true, false]) {
+    const o = { method: 'mask-predict', iterations: 5, lengthCandidates: 3, earlyStop } as const;
     const batch = await generate(model, SOURCES, { ...o, thread: 'main' });
     const worker = await generate(model, SOURCES, o);
     expect(worker.tokens.map((t) => Array.from(t))).toEqual(batch.tokens.map((t) => Array.from(t)));
@@ -88,9 +124,10 @@ describe('Mask-Predict', () => {
     const S = Math.max(...SOURCES.map((s) => s.length));
     const src = new Int32Array(SOURCES.length * S);
     SOURCES.forEach((s, b) => src.set(s, b * S));
-    const sync = maskPredictSync(model, src, Int32Array.from(SOURCES, (s) => s.length), SOURCES.length, S, { iterations: 5, lengthCandidates: 3 });
+    const sync = maskPredictSync(model, src, Int32Array.from(SOURCES, (s) => s.length), SOURCES.length, S, { iterations: 5, lengthCandidates: 3, earlyStop });
     expect(sync.map((h) => Array.from(h.tokens))).toEqual(batch.tokens.map((t) => Array.from(t)));
-    sync.forEach((h, i) => expect(h.score).toBeCloseTo(batch.scores[i]!, 5));
+    sync.forEach((h, i) => expect(h.score).toBe(batch.scores[i]!));
+    }
   });
 
   it('is the default method of a CMLM, bounds lengths by maxNewTokens and never predicts suppressed tokens', async () => {
@@ -151,7 +188,10 @@ describe('Mask-Predict', () => {
     await expect(bad(cmlm, { lengthCandidates: 300, limits: { maxRows: 8 } })).rejects.toThrow(/lengthCandidates/);
     await expect(bad(cmlm, { lengthCandidates: 3, limits: { maxRows: 8 } })).rejects.toThrow(/options.limits.maxRows/);
     await expect(bad(ar, { method: 'mask-predict' })).rejects.toThrow(/options.method 'mask-predict' needs a model trained as a conditional masked LM/);
-    await expect(bad(ar, { iterations: 3 })).rejects.toThrow(/options.iterations and options.lengthCandidates are options of method 'mask-predict'/);
+    await expect(bad(ar, { iterations: 3 })).rejects.toThrow(/options.iterations, options.lengthCandidates and options.earlyStop are options of method 'mask-predict'/);
+    await expect(bad(ar, { earlyStop: false })).rejects.toThrow(/options.earlyStop are options of method 'mask-predict'/);
+    await expect(bad(ar, { method: 'autoregressive', earlyStop: true })).rejects.toThrow(/options.earlyStop is an option of method 'mask-predict'/);
+    await expect(bad(cmlm, { earlyStop: 'yes' })).rejects.toThrow(/options.earlyStop must be a boolean, got string/);
     await expect(bad(ar, { method: 'autoregressive', lengthCandidates: 2 })).rejects.toThrow(/options.lengthCandidates is an option of method 'mask-predict'/);
     const it = stream(cmlm, SOURCES, { thread: 'main' });
     await expect(it.next()).rejects.toThrow(/stream: method 'mask-predict' is not supported/);

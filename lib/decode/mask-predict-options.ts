@@ -13,13 +13,23 @@ export const DEFAULT_ITERATIONS = 10;
 /** fairseq's --iter-decode-with-beam default (the paper's best results use 5). */
 export const DEFAULT_LENGTH_CANDIDATES = 1;
 const MAX_ITERATIONS = 1000;
+/**
+ * Adaptive iterations by default, as fairseq's IterativeRefinementGenerator (adaptive=True unless
+ * --iter-decode-force-max-iter): a candidate stops at the first pass t >= 1 whose tokens all equal
+ * those of pass t - 1. (fairseq's is_a_loop compares its consecutive decoder outputs, which for its
+ * cmlm_transformer are the sequences after re-masking; here the predicted sequences before it are
+ * compared, the test the paper's procedure can pass.) false: always the full `iterations` passes.
+ */
+export const DEFAULT_EARLY_STOP = true;
 
 export interface MaskPredictResolved {
   /** null: chosen by the model (a CMLM: 'mask-predict'; otherwise 'autoregressive'). */
   method: DecodeMethod | null;
   iterations: number;
   lengthCandidates: number;
-  /** Whether iterations or lengthCandidates were given (they need method 'mask-predict'). */
+  /** Stop a candidate when a pass changes none of its tokens (DEFAULT_EARLY_STOP). */
+  earlyStop: boolean;
+  /** Whether iterations, lengthCandidates or earlyStop were given (they need method 'mask-predict'). */
   maskPredictOptionsGiven: boolean;
 }
 
@@ -29,7 +39,7 @@ function count(name: string, v: unknown, max: number): number {
   return v;
 }
 
-export function resolveMaskPredict(o: { method?: unknown; iterations?: unknown; lengthCandidates?: unknown }, maxLen: number,
+export function resolveMaskPredict(o: { method?: unknown; iterations?: unknown; lengthCandidates?: unknown; earlyStop?: unknown }, maxLen: number,
   other: { numBeams: number; doSample: boolean; numReturnSequences: number }): MaskPredictResolved {
   let method: DecodeMethod | null = null;
   if (o.method !== undefined) {
@@ -39,15 +49,17 @@ export function resolveMaskPredict(o: { method?: unknown; iterations?: unknown; 
   }
   const iterations = o.iterations !== undefined ? count('iterations', o.iterations, MAX_ITERATIONS) : DEFAULT_ITERATIONS;
   const lengthCandidates = o.lengthCandidates !== undefined ? count('lengthCandidates', o.lengthCandidates, maxLen) : DEFAULT_LENGTH_CANDIDATES;
-  const given = o.iterations !== undefined || o.lengthCandidates !== undefined;
+  if (o.earlyStop !== undefined && typeof o.earlyStop !== 'boolean') throw new TypeError(`generate: options.earlyStop must be a boolean, got ${typeof o.earlyStop}`);
+  const earlyStop = o.earlyStop ?? DEFAULT_EARLY_STOP;
+  const given = o.iterations !== undefined || o.lengthCandidates !== undefined || o.earlyStop !== undefined;
   if (given && method === 'autoregressive')
-    throw new RangeError(`generate: options.${o.iterations !== undefined ? 'iterations' : 'lengthCandidates'} is an option of method 'mask-predict', not of options.method 'autoregressive'`);
+    throw new RangeError(`generate: options.${o.iterations !== undefined ? 'iterations' : o.lengthCandidates !== undefined ? 'lengthCandidates' : 'earlyStop'} is an option of method 'mask-predict', not of options.method 'autoregressive'`);
   if (method === 'mask-predict') {
     if (other.numBeams > 1) throw new RangeError("generate: options.numBeams > 1 cannot be combined with options.method 'mask-predict' (its candidates are options.lengthCandidates)");
     if (other.doSample) throw new RangeError("generate: options.doSample cannot be combined with options.method 'mask-predict' (it takes the most likely token at each masked position)");
     if (other.numReturnSequences > 1) throw new RangeError("generate: options.numReturnSequences > 1 cannot be combined with options.method 'mask-predict' (it returns the best length candidate)");
   }
-  return { method, iterations, lengthCandidates, maskPredictOptionsGiven: given };
+  return { method, iterations, lengthCandidates, earlyStop, maskPredictOptionsGiven: given };
 }
 
 /**
@@ -68,6 +80,6 @@ export function methodFor(cfg: Seq2SeqModelConfig, r: MaskPredictResolved & { nu
   if (r.method === 'mask-predict')
     throw new TypeError("generate: options.method 'mask-predict' needs a model trained as a conditional masked LM (config objective: 'cmlm' with maskId, the tokenizer's <mask>); this model is autoregressive");
   if (r.maskPredictOptionsGiven)
-    throw new RangeError("generate: options.iterations and options.lengthCandidates are options of method 'mask-predict'; this model is autoregressive");
+    throw new RangeError("generate: options.iterations, options.lengthCandidates and options.earlyStop are options of method 'mask-predict'; this model is autoregressive");
   return 'autoregressive';
 }

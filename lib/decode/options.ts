@@ -128,6 +128,13 @@ export interface GenerateOptions {
   iterations?: number;
   /** Mask-Predict: the most likely target lengths tried per source, the best by mean log-probability kept. Default 1. */
   lengthCandidates?: number;
+  /**
+   * Mask-Predict: stop refining a candidate at the first pass whose tokens equal the previous
+   * pass's (fairseq's IterativeRefinementGenerator is adaptive by default; false = its
+   * --iter-decode-force-max-iter: all `iterations` passes). Default true. (Beam search's option
+   * is earlyStopping.)
+   */
+  earlyStop?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -162,7 +169,7 @@ export interface ResolvedOptions {
 const KEYS: readonly (keyof GenerateOptions)[] = [
   'maxNewTokens', 'minNewTokens', 'forceEos', 'suppressTokens', 'forceFirstToken', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'noRepeatNgramSize',
   'repetitionPenalty', 'doSample', 'temperature', 'topK', 'topP', 'seed', 'signal', 'timeoutMs', 'limits', 'tokenizer', 'sourceEos', 'returnAttention', 'thread', 'precision',
-  'method', 'iterations', 'lengthCandidates',
+  'method', 'iterations', 'lengthCandidates', 'earlyStop',
 ];
 
 function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER, why = ''): number {
@@ -255,7 +262,7 @@ export function resolveOptions(options: GenerateOptions | undefined, maxLen: num
     sourceEos: d('sourceEos') ? bool('sourceEos', o.sourceEos) : true,
     returnAttention: d('returnAttention') ? bool('returnAttention', o.returnAttention) : false,
     precision: o.precision === 'bf16' ? 'bf16' : 'fp32',
-    maskPredict: { method: null, iterations: 0, lengthCandidates: 0, maskPredictOptionsGiven: false },
+    maskPredict: { method: null, iterations: 0, lengthCandidates: 0, earlyStop: true, maskPredictOptionsGiven: false },
   };
   if (d('earlyStopping')) {
     const e: unknown = o.earlyStopping;

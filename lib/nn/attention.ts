@@ -5,7 +5,7 @@
 // [encoder output; decoder states] of each row: one set of k/v weights for both.
 import { kernels, type AttentionOptions } from '../kernels.js';
 import * as ops from '../ops/index.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { xavierUniform, type Rng } from './init.js';
 import type { DecoderKvCache, LayerKvCache } from './kv-cache.js';
 import { Linear } from './layers.js';
@@ -91,11 +91,28 @@ export class MultiHeadAttention extends Module {
   }
 
   /**
+   * Mask-Predict (cache.refinement): the fused [k|v] projection of the memory [memoryRows * srcLen,
+   * dModel], the very product forward() makes, kept in layer.crossKv for every pass.
+   */
+  cacheMemoryFused(memory: Tensor, layer: LayerKvCache): void {
+    if (this.isSelf) throw new TypeError('MultiHeadAttention.cacheMemoryFused: this is a self-attention');
+    layer.crossKv = ops.data(ops.linear(memory, this.kv!, this.kvBias)).slice();  // out of the step arena
+  }
+
+  /**
    * Self-attention of x [rows, dModel] (the newest position of each row) over every cached position,
-   * after appending its K/V; residual (or null) is added by the output projection's GEMM.
+   * after appending its K/V; residual (or null) is added by the output projection's GEMM. In a
+   * Mask-Predict pass (cache.refinement) x holds every position of every candidate and this is
+   * forward()'s bidirectional self-attention over the candidate's positions, nothing cached.
    */
   stepSelf(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, residual: Tensor | null = null): Tensor {
     if (!this.isSelf) throw new TypeError('MultiHeadAttention.stepSelf: this is a cross-attention');
+    const ref = cache.refinement;
+    if (ref) {
+      const n = ref.lengths.length;
+      return this.forward(x, null, { batch: n, qLen: ref.len, kvLen: ref.len, dropout: 0, seed: 0,
+        mask: { causal: false, keyLengths: ref.lengths, queryLengths: ref.lengths } }, residual);
+    }
     const kvd = this.kvHeads * this.headDim, rows = cache.rows;
     const [q, k, v] = ops.projectParts(x, this.qkv!, this.qkvBias, [this.dModel, kvd, kvd]) as [Tensor, Tensor, Tensor];
     layer.append(cache.pending, rows, ops.data(k), ops.data(v));
@@ -134,6 +151,18 @@ export class MultiHeadAttention extends Module {
   stepCross(x: Tensor, layer: LayerKvCache, cache: DecoderKvCache, weights: Float32Array | null,
     residual: Tensor | null = null): Tensor {
     if (this.isSelf) throw new TypeError('MultiHeadAttention.stepCross: this is a self-attention');
+    const ref = cache.refinement;
+    if (ref && !weights) {
+      // A Mask-Predict pass: forward()'s cross-attention (the same kernel calls and operand
+      // layout) over the fused K/V computed once (cacheMemoryFused).
+      const kvd = this.kvHeads * this.headDim, S = cache.srcLen;
+      const kv = Tensor.fromArray(layer.crossKv, [cache.memoryRows * S, 2 * kvd]);
+      const out = ops.attention(this.q!.forward(x), { source: kv, col: 0 }, { source: kv, col: kvd },
+        { batch: cache.memoryRows, heads: this.heads, kvHeads: this.kvHeads, qLen: ref.len, kvLen: S, headDim: this.headDim },
+        { keyLengths: cache.srcLengths, queryLengths: ref.lengths, ...(cache.srcMask ? { keyMask: cache.srcMask } : {}) });
+      return this.outProj.forward(out, { residual });
+    }
+    if (ref) layer.splitFusedMemory();  // the attention weights below read contiguous K and V
     const q = this.q!.forward(x);
     const { out, lse } = this.stepAttention(q, layer.crossK, layer.crossV, cache.memoryRows, cache.group, cache.srcLen,
       { keyLengths: cache.srcLengths, ...(cache.srcMask ? { keyMask: cache.srcMask } : {}) });

@@ -35,6 +35,8 @@ export class LayerKvCache {
   /** Cross-attention keys and values [memoryRows, srcLen, kvd]; set once by the layer. */
   crossK: Float32Array = new Float32Array(0);
   crossV: Float32Array = new Float32Array(0);
+  /** Mask-Predict (DecoderKvCache.refinement): the memory's fused [k|v] projection [memoryRows * srcLen, 2 * kvd]. */
+  crossKv: Float32Array = new Float32Array(0);
   private self: SelfKv = { k: new Float32Array(0), v: new Float32Array(0), spareK: new Float32Array(0), spareV: new Float32Array(0) };
   /** Positions per row in the self buffer (at most pinned + recent). */
   stored = 0;
@@ -112,8 +114,28 @@ export class LayerKvCache {
     this.crossV = new Float32Array(0);
   }
 
+  /** crossK and crossV [memoryRows, srcLen, kvd] from crossKv (a Mask-Predict cache asked for attention weights). */
+  splitFusedMemory(): void {
+    const d = this.kvd, rows = this.crossKv.length / (2 * d);
+    if (this.crossK.length === rows * d) return;
+    this.crossK = new Float32Array(rows * d);
+    this.crossV = new Float32Array(rows * d);
+    for (let r = 0; r < rows; ++r) {
+      this.crossK.set(this.crossKv.subarray(2 * r * d, (2 * r + 1) * d), r * d);
+      this.crossV.set(this.crossKv.subarray((2 * r + 1) * d, (2 * r + 2) * d), r * d);
+    }
+  }
+
   /** Keeps memory rows `from` (in that order; repeats allowed). */
   selectMemory(from: Int32Array, srcLen: number): void {
+    if (this.crossKv.length > 0) {
+      const w = srcLen * 2 * this.kvd, kv = new Float32Array(from.length * w);
+      from.forEach((src, r) => kv.set(this.crossKv.subarray(src * w, src * w + w), r * w));
+      this.crossKv = kv;
+      this.crossK = new Float32Array(0);
+      this.crossV = new Float32Array(0);
+      return;
+    }
     if (this.crossK.length === 0) return;  // a mixed layer: its memory K/V live in the self buffer
     const w = srcLen * this.kvd;
     const k = new Float32Array(from.length * w), v = new Float32Array(from.length * w);
@@ -140,6 +162,14 @@ export class DecoderKvCache {
   srcMask: Uint8Array | null;
   /** Row selection to apply at the next append: new row r continues old row pending[r]. */
   pending: Int32Array | null = null;
+  /**
+   * Mask-Predict's refinement passes (issue 15; Seq2SeqTransformer.startRefinement), or null for
+   * incremental decoding. Each memory row is then one candidate whose `len` positions are its
+   * `group` (= len) decoder rows, all fed at every pass: self-attention runs over the candidate's
+   * first lengths[m] positions, bidirectionally, and keeps no K/V; only the cross-attention K/V of
+   * the memory are cached (computed once per source, repeated for its candidates).
+   */
+  refinement: { len: number; lengths: Int32Array } | null = null;
   readonly layers: LayerKvCache[];
 
   /**
@@ -183,6 +213,21 @@ export class DecoderKvCache {
     const prev = this.pending;
     this.pending = prev ? Int32Array.from(rows, (r) => prev[r]!) : Int32Array.from(rows);
     this.rows = rows.length;
+  }
+
+  /**
+   * A Mask-Predict cache (refinement): continues with candidates `from` (memory rows, in that
+   * order; repeats allowed), their cross K/V, source lengths and target lengths.
+   */
+  keepCandidates(from: Int32Array): void {
+    const ref = this.refinement;
+    if (!ref) throw new TypeError('DecoderKvCache.keepCandidates: not a Mask-Predict cache (refinement is null)');
+    const G = this.group, rows = new Int32Array(from.length * G);
+    from.forEach((m, i) => { for (let g = 0; g < G; ++g) rows[i * G + g] = m * G + g; });
+    const lengths = Int32Array.from(from, (m) => ref.lengths[m]!);
+    this.select(rows, from);
+    this.pending = null;  // no self K/V to re-lay out
+    this.refinement = { len: ref.len, lengths };
   }
 
   /**

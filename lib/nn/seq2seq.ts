@@ -297,6 +297,63 @@ export class Seq2SeqTransformer extends Module {
   }
 
   /**
+   * Mask-Predict's cache (issue 15; a CMLM only): every decoder layer's cross-attention K/V of the
+   * memory [batch * srcLen, dModel], projected once per source and shared by its `candidates`
+   * target candidates, whose lengths[batch * candidates] (source-major) are at most `len`. The
+   * cache's memory rows are the candidates, each with `len` decoder rows (its positions); a pass is
+   * refine(). Nothing of the memory is read afterwards (it may live in a released arena).
+   */
+  startRefinement(memory: Tensor, srcLengths: Int32Array, batch: number, srcLen: number, candidates: number, len: number,
+    lengths: Int32Array): DecoderKvCache {
+    const c = this.config;
+    if (!isCmlm(c)) throw new TypeError("Seq2SeqTransformer.startRefinement: needs a model whose objective is 'cmlm' (a bidirectional decoder)");
+    if (srcLengths.length !== batch) throw new RangeError(`Seq2SeqTransformer.startRefinement: srcLengths must have ${batch} entries, got ${srcLengths.length}`);
+    if (lengths.length !== batch * candidates) throw new RangeError(`Seq2SeqTransformer.startRefinement: lengths must have batch * candidates = ${batch * candidates} entries, got ${lengths.length}`);
+    this.checkLengths('startRefinement: lengths', lengths, len);
+    if (len > c.maxLen) throw new RangeError(`Seq2SeqTransformer.startRefinement: len ${len} exceeds maxLen ${c.maxLen}`);
+    const layers = this.decoder.stack.layers as DecoderLayer[];
+    const cache = new DecoderKvCache(layers.length, (c.kvHeads ?? c.heads) * (c.dModel / c.heads), batch, len, srcLen, srcLengths);
+    layers.forEach((l, i) => l.crossAttn!.cacheMemoryFused(memory, cache.layers[i]!));
+    // Memory rows: the candidates (source-major), their source's K/V repeated.
+    cache.refinement = { len, lengths: new Int32Array(batch).fill(1) };
+    cache.keepCandidates(Int32Array.from({ length: batch * candidates }, (_, r) => Math.floor(r / candidates)));
+    cache.refinement = { len, lengths: Int32Array.from(lengths) };
+    return cache;
+  }
+
+  /**
+   * One Mask-Predict pass over a startRefinement cache: tokens [memoryRows * len] (every position
+   * of every candidate; positions past a candidate's length are ignored), the whole decoder
+   * stack as decode() runs it (bidirectional self-attention, cross-attention over the cached K/V).
+   * Returns the logits [rows.length, tgtVocab] of the positions `rows` (indices into tokens) only:
+   * the output projection of the others is never computed. decode()'s logits of the same
+   * candidates: bit for bit with one candidate per source and every position asked; otherwise a
+   * GEMM with fewer rows may round differently (~1e-7 relative), as decode() of a batch does.
+   * With weights [memoryRows * len * srcLen] (zeroed by the caller), adds the last decoder layer's
+   * cross-attention probabilities of every position, averaged over heads.
+   */
+  refine(tokens: Int32Array, cache: DecoderKvCache, rows: Int32Array, weights: Float32Array | null = null): Tensor {
+    const ref = cache.refinement;
+    if (!ref) throw new TypeError('Seq2SeqTransformer.refine: the cache is not from startRefinement');
+    const n = cache.memoryRows * ref.len, D = this.config.dModel;
+    if (tokens.length !== n) throw new RangeError(`Seq2SeqTransformer.refine: tokens must have memoryRows * len = ${n} ids, got ${tokens.length}`);
+    if (weights && weights.length !== n * cache.srcLen) throw new RangeError(`Seq2SeqTransformer.refine: weights must have ${n * cache.srcLen} entries, got ${weights.length}`);
+    this.checkIds('tokens', tokens, this.config.tgtVocab);
+    const ctx = this.context({});
+    let h = this.embed(this.decoder, tokens, ref.len, 0, ctx);
+    const layers = this.decoder.stack.layers as DecoderLayer[];
+    layers.forEach((l, i) => { h = l.step(h, cache.layers[i]!, cache, ctx, i === layers.length - 1 ? weights : null); });
+    if (rows.length === 0) return Tensor.fromArray(new Float32Array(0), [0, this.config.tgtVocab]);
+    // The chosen rows, then the row-wise final norm and output projection on them alone.
+    const hd = ops.data(h), picked = ops.scratch([rows.length, D]), pd = ops.data(picked);
+    rows.forEach((r, j) => {
+      if (!Number.isInteger(r) || r < 0 || r >= n) throw new RangeError(`Seq2SeqTransformer.refine: rows[${j}] = ${r} is outside [0, ${n})`);
+      pd.set(hd.subarray(r * D, (r + 1) * D), j * D);
+    });
+    return this.logits(this.decoder.finalNorm ? this.decoder.finalNorm.forward(picked) : picked);
+  }
+
+  /**
    * The arrays behind every parameter in creation order, when all live on SharedArrayBuffers: a
    * worker thread that builds the same config adopts them (adoptWeights) and reads the same memory.
    */
