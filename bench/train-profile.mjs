@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/train-profile.mjs [--steps N] [--warmup N] [--top N]
+// node bench/train-profile.mjs [--steps N] [--warmup N] [--top N] [--no-clock]
 //
 // Where attnode's training step (bench/train.mjs's config) spends its time: every kernel call is
 // timed (the `kernels` object's functions are wrapped), grouped by kernel and, for GEMMs, by shape
@@ -7,15 +7,18 @@
 // kernels" is the JavaScript of the ops, the tape and the trainer. The wrapping adds ~1 us a call;
 // times are medians over the steps, so a noisy step does not skew a row.
 import { MODEL, benchBatch, benchTrainer, dist, median } from './train-setup.mjs';
-import { printTable } from './ops/common.mjs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bf16Peak, fp32Peak, measureClock, printTable } from './ops/common.mjs';
 
 function parseArgs(argv) {
-  const a = { steps: 20, warmup: 3, top: 40 };
+  const a = { steps: 20, warmup: 3, top: 40, noClock: false };
   for (let i = 0; i < argv.length; ++i) {
+    if (argv[i] === '--no-clock') { a.noClock = true; continue; }
     const key = { '--steps': 'steps', '--warmup': 'warmup', '--top': 'top' }[argv[i]];
     const v = Number(argv[i + 1]);
     if (!key || !Number.isInteger(v) || v < 1) {
-      console.error(`bad argument ${argv[i]}\nusage: node bench/train-profile.mjs [--steps N] [--warmup N] [--top N]`);
+      console.error(`bad argument ${argv[i]}\nusage: node bench/train-profile.mjs [--steps N] [--warmup N] [--top N] [--no-clock]`);
       process.exit(2);
     }
     a[key] = v;
@@ -83,6 +86,18 @@ async function main() {
   console.log(`step ${step.toFixed(1)} ms (min ${Math.min(...steps).toFixed(1)}), in kernels ${inKernels.toFixed(1)} ms, ` +
     `outside kernels ${(step - inKernels).toFixed(1)} ms; GEMMs ${gemmMs.toFixed(1)} ms for ${gemmGflop.toFixed(1)} GFLOP = ` +
     `${(gemmGflop / (gemmMs / 1e3)).toFixed(0)} GFLOP/s\n`);
+  // The GEMMs against the peak the clock benchmark measures on this machine (issue 18's target for
+  // the fp32 step: >= 85% of the FMA throughput). Measured after the steps, so it does not heat or
+  // load the machine before them.
+  const precision = process.env.ATTNODE_BENCH_PRECISION ?? 'fp32';
+  if (!args.noClock) {
+    const clock = measureClock(path.join(path.dirname(fileURLToPath(import.meta.url)), '..'), false);
+    const peak = precision === 'bf16' ? bf16Peak(clock) : (clock.error ? null : fp32Peak(clock, getNumThreads(), cpuInfo().isa).gflops);
+    const gemmRate = gemmGflop / (gemmMs / 1e3);
+    console.log(peak ? `GEMMs of the step: ${gemmRate.toFixed(0)} GFLOP/s = ${((100 * gemmRate) / peak).toFixed(0)}% of the ${precision === 'bf16' ? 'vdpbf16ps' : 'zmm FMA'} ` +
+      `peak measured by native/bench/clock.cpp (${peak.toFixed(0)} GFLOP/s on ${getNumThreads()} threads)\n`
+      : `GEMM peak unavailable (${clock.error ?? 'no bf16 measurement'})\n`);
+  }
   printTable(['kernel', 'calls/step', 'ms/step', '% of step', 'GFLOP/s'],
     table.slice(0, args.top).map((r) => [r.k, String(r.calls), r.ms.toFixed(2), ((100 * r.ms) / step).toFixed(1),
       r.gflop ? (r.gflop / (r.ms / 1e3)).toFixed(0) : '']));

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "core/dispatch.h"
+#include "core/bf16_bits.h"
 #include "core/gemm.h"
 #include "core/threads.h"
 
@@ -368,7 +369,8 @@ void test_gemm_bf16() {
   if (!have) { std::printf("bf16 GEMM: not tested (this CPU has no AVX512_BF16)\n"); return; }
   CHECK(attnode::set_isa("avx512bf16").empty());
   Rng rng(99);
-  const int64_t shapes[][3] = {{1, 1, 1}, {3, 40, 7}, {15, 33, 64}, {29, 65, 130}, {200, 31, 2}, {64, 96, 513}};
+  const int64_t shapes[][3] = {{1, 1, 1}, {3, 40, 7}, {15, 33, 64}, {29, 65, 130}, {200, 31, 2}, {64, 96, 513},
+                               {1, 300, 1000}, {8, 70, 129}, {5, 17, 31}};
   for (const auto& sh : shapes)
     for (int t = 0; t < 4; ++t) {
       const int64_t M = sh[0], N = sh[1], K = sh[2];
@@ -392,6 +394,19 @@ void test_gemm_bf16() {
       }
       attnode::set_num_threads(2);
       CHECK_MSG(bitwise_equal(results[0], results[1]) && bitwise_equal(results[0], results[2]), "bits differ across thread counts");
+      {
+        // B given as bf16 bits (GemmParams::b16, an exactly sized array: an overread is an ASan
+        // error): the same bits as rounding b while packing, on the few-row and the packed paths.
+        std::vector<uint16_t> bits(b.size());
+        attnode::to_bf16(b.data(), bits.data(), static_cast<int64_t>(b.size()));
+        for (size_t i = 0; i < b.size(); i += 7) CHECK(attnode::bf16_widen(bits[i]) == round_bf16(b[i]));
+        GemmParams q = p;
+        std::vector<float> c = c0;
+        if (!with_beta) poison(c);
+        q.c = c.data(); q.b = nullptr; q.b16 = bits.data();
+        attnode::gemm(q);
+        CHECK_MSG(bitwise_equal(c, results[0]), "B as bf16 bits differs from fp32 B rounded while packing");
+      }
       double worst = 0;
       for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) {
