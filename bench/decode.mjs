@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:decode [-- --quick] [--threads N] [--no-torch] [--pairs N] [--json out.json]
+// npm run bench:decode [-- --quick] [--threads N] [--no-torch] [--pairs N] [--no-cmlm] [--cmlm-models AR_DIR,CMLM_DIR] [--json out.json]
 //
 // Decoding speed of generate() (KV cache: cross-attention K/V once per source, self-attention K/V
 // appended per step) next to PyTorch's nn.Transformer decoding loop, which has no cache and runs the
@@ -14,6 +14,11 @@
 // Method: one warm-up run per side, then --pairs samples alternating attnode and torch (so both see
 // the same machine load); the fastest sample of each side is reported. torch.set_num_threads is
 // attnode's thread count. Ratio = torch seconds / attnode seconds (> 1: attnode faster).
+//
+// Mask-Predict section (issue 15; skipped with --no-cmlm): bench/decode-cmlm.mjs in this run:
+// exact match and tokens/s of Mask-Predict against greedy and beam decoding of a same-size
+// autoregressive model, on the dates task (models trained here, or loaded with --cmlm-models;
+// --quick: 600 training steps each, 50 timed sources, 1 round).
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -29,7 +34,7 @@ const { generate } = await import(dist('decode/index.js'));
 const { getNumThreads, setNumThreads, cpuInfo } = await import(dist('runtime.js'));
 
 function parseArgs(argv) {
-  const a = { quick: false, threads: null, torch: true, pairs: null, json: null };
+  const a = { quick: false, threads: null, torch: true, pairs: null, json: null, cmlm: true, cmlmModels: null };
   for (let i = 0; i < argv.length; ++i) {
     const s = argv[i];
     if (s === '--quick') a.quick = true;
@@ -37,8 +42,10 @@ function parseArgs(argv) {
     else if (s === '--no-torch') a.torch = false;
     else if (s === '--pairs') a.pairs = Number(argv[++i]);
     else if (s === '--json') a.json = argv[++i];
+    else if (s === '--no-cmlm') a.cmlm = false;
+    else if (s === '--cmlm-models') a.cmlmModels = argv[++i].split(',');
     else {
-      console.error(`unknown argument ${s}\nusage: node bench/decode.mjs [--quick] [--threads N] [--no-torch] [--pairs N] [--json out.json]`);
+      console.error(`unknown argument ${s}\nusage: node bench/decode.mjs [--quick] [--threads N] [--no-torch] [--pairs N] [--no-cmlm] [--cmlm-models AR_DIR,CMLM_DIR] [--json out.json]`);
       process.exit(2);
     }
   }
@@ -127,4 +134,13 @@ const head = ['case', 'unit', 'attnode', 'PyTorch (no cache)', 'ratio'];
 const body = results.map((r) => [r.name, r.unit, fmt(r.attnode), fmt(r.torch), r.ratio === null ? '-' : `${fmt(r.ratio, 2)}x`]);
 printTable(head, body, new Set([0, 1]));
 console.log('ratio = PyTorch time / attnode time (> 1: attnode faster). Shared machines are noisy: compare within one run.');
-if (args.json) writeFileSync(args.json, JSON.stringify({ threads, loadavg: os.loadavg(), model: MODEL, newTokens: NEW, srcLen: SRC, torch: torchInfo, results }, null, 2));
+
+// ----- Mask-Predict against greedy and beam (bench/decode-cmlm.mjs), trained date models -----
+let maskPredict = null;
+if (args.cmlm) {
+  console.log('\nMask-Predict (issue 15) against autoregressive greedy and beam 4 of a same-size model, dates task:');
+  const { runDecodeCmlm } = await import('./decode-cmlm.mjs');
+  const [ar, cmlm] = args.cmlmModels ?? [null, null];
+  maskPredict = await runDecodeCmlm({ ar, cmlm, steps: args.quick ? 600 : 1500, timed: args.quick ? 50 : 200, rounds: args.quick ? 1 : 3, json: null });
+}
+if (args.json) writeFileSync(args.json, JSON.stringify({ threads, loadavg: os.loadavg(), model: MODEL, newTokens: NEW, srcLen: SRC, torch: torchInfo, results, maskPredict }, null, 2));
