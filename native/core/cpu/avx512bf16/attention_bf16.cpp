@@ -11,6 +11,10 @@
 // D_i = rowsum(dO * O), and the accumulators O, dQ, dK, dV (the tile products accumulate into them
 // in fp32, in the same fixed order as the fp32 kernel, so results do not depend on thread count).
 //
+// Accuracy: each product operand is rounded with relative error <= u = 2^-8, so a tile product over k
+// terms is off by <= (2^-7 + 2^-16 + k 2^-24) sum |a b|; propagated through the softmax this bounds
+// every output elementwise (native/tests/test_attention_bf16.cpp states and checks the bounds).
+//
 // Layout: vdpbf16ps consumes k in pairs (k even, k odd) packed into one 32-bit word. An A operand
 // (the broadcast side) is either "words" (a row of bf16 in k order: consecutive k are already
 // pairs) or "pairs" (two rows k, k+1 interleaved word by word, when k runs down the rows); a B
