@@ -25,6 +25,8 @@ import { withThreads } from './helpers/ops-check.js';
 import { expectSameBits, expectThrowsLike } from './helpers/metrics.js';
 import { Rng, poisoned, randn } from './helpers/random.js';
 import { allowed, type RefOptions, type RefShape } from './helpers/reference.js';
+import * as ops from '../dist/ops/index.js';
+import { Tensor, tape } from '../dist/tensor.js';
 
 const initial = cpuInfo().isa;
 afterAll(() => setIsa(initial));
@@ -218,6 +220,29 @@ describe('attention precision bf16', () => {
       expectSameAll(both(x, shape, 'bf16'), both(x, shape, 'fp32'), isa);
     }
     setIsa(initial);
+  });
+
+  it("the attention op follows matmulPrecision(): forward and backward (run after the span) in the forward's precision", () => {
+    setIsa(initial);
+    const c = CASES[1]!, x = inputs(c, 13), shape = shapeOf(c);
+    const rows = c.B * c.Tq;
+    const viaOp = (p: 'fp32' | 'bf16', explicit?: 'fp32' | 'bf16') => {
+      tape.clear();
+      const q = Tensor.fromArray(x.q.slice(), [rows, c.H * c.D], true);
+      const k = Tensor.fromArray(x.k.slice(), [c.B * c.Tk, c.Hkv * c.D], true);
+      const v = Tensor.fromArray(x.v.slice(), [c.B * c.Tk, c.Hkv * c.D], true);
+      const y = ops.withMatmulPrecision(p, () => ops.attention(q, k, v, shape, { ...x.opts, ...(explicit ? { precision: explicit } : {}) }));
+      const out = ops.data(y).slice();
+      y.grad = x.dout.slice();
+      tape.run();  // outside the span: must still use the forward's precision
+      const r = { out, dq: q.grad!.slice(), dk: k.grad!.slice(), dv: v.grad!.slice() };
+      ops.arena.releaseAll();
+      return r;
+    };
+    for (const [p, explicit, want] of [['bf16', undefined, 'bf16'], ['fp32', undefined, 'fp32'], ['bf16', 'fp32', 'fp32'], ['fp32', 'bf16', 'bf16']] as const) {
+      const got = viaOp(p, explicit), ref = both(x, shape, want);
+      for (const n of ['out', 'dq', 'dk', 'dv'] as const) expectSameBits(got[n], ref[n], `op under ${p}${explicit ? ` with precision ${explicit}` : ''}: ${n}`);
+    }
   });
 
   it('async forms take precision too', async () => {
