@@ -31,7 +31,7 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"]
     },
     {
-      # The bf16 GEMM (vdpbf16ps): its own flags, -mavx512bf16; called only on CPUs with AVX512_BF16.
+      # The bf16 GEMM and attention (vdpbf16ps): their own flags, -mavx512bf16; called only on CPUs with AVX512_BF16.
       "target_name": "attnode_avx512bf16",
       "type": "static_library",
       "conditions": [

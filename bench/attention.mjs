@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:attention [-- --quick] [--json out.json] [--threads N] [--no-torch] [--no-clock] [--only-scaling]
+// npm run bench:attention [-- --quick] [--json out.json] [--threads N] [--no-torch] [--no-clock] [--only-scaling] [--only-bf16]
 //
 // Times attnode's attention forward and forward+backward at a fixed list of shapes and masks, and
 // PyTorch's CPU math path at the same shapes when /usr/bin/python3 has torch (bench/torch_attention.py).
@@ -61,6 +61,15 @@ const SCALING = [
   { B: 1, H: 1, T: 16384, D: 64, mask: 'window', scaling: true },
 ];
 const TORCH_MAX_T = 4096;
+// precision 'bf16' (issue 18): the same shapes timed with precision 'fp32' and 'bf16' in one run
+// (forward, backward alone, each in its own child): the bench:train attention shape and a long one.
+const BF16_SHAPES = [
+  { B: 32, H: 4, T: 32, D: 64, mask: 'causal' },
+  { B: 32, H: 4, T: 32, D: 64, mask: 'none' },
+  { B: 8, H: 8, T: 256, D: 64, mask: 'causal' },
+  { B: 1, H: 8, T: 1024, D: 64, mask: 'causal' },
+  { B: 1, H: 8, T: 1024, D: 64, mask: 'none' },
+];
 
 // One long sequence, one head: the kernels must not need T x T memory.
 const MEMORY_CASE = { B: 1, H: 1, T: 16384, D: 64, mask: 'causal', memory: true };
@@ -147,7 +156,7 @@ async function runChild(c, reps) {
   const v = fillRandom(new Float32Array(n), r), dout = fillRandom(new Float32Array(n), r);
   const out = new Float32Array(n).fill(0), lse = new Float32Array(B * H * T).fill(0);
   const dq = new Float32Array(n).fill(0), dk = new Float32Array(n).fill(0), dv = new Float32Array(n).fill(0);
-  const opts = {};
+  const opts = c.precision ? { precision: c.precision } : {};
   let allowed;
   if (c.mask === 'causal') opts.causal = true;
   if (c.mask === 'window') opts.window = WINDOW;
@@ -204,6 +213,7 @@ async function runChild(c, reps) {
   const cpu0 = process.cpuUsage(), wall0 = performance.now();
   const fwd = timeMedian(forward, reps);
   const fwdBwd = timeMedian(() => { forward(); backward(); }, reps);
+  const bwd = c.precision ? timeMedian(backward, reps) : null;  // the bf16 table's rows only
   const cpu1 = process.cpuUsage(cpu0), wall = performance.now() - wall0;
   return {
     cpuShare: (cpu1.user + cpu1.system) / 1000 / (wall * getNumThreads()),
@@ -215,7 +225,7 @@ async function runChild(c, reps) {
     extraRssFwdBwdMiB: (afterBwd - before) / 1024,
     rssSlackMiB: Math.max(0, slack) / 1024,
     nonFinite,
-    fwdMs: fwd.ms, fwdReps: fwd.reps, fwdBwdMs: fwdBwd.ms, fwdBwdReps: fwdBwd.reps,
+    fwdMs: fwd.ms, fwdReps: fwd.reps, fwdBwdMs: fwdBwd.ms, fwdBwdReps: fwdBwd.reps, ...(bwd ? { bwdMs: bwd.ms } : {}),
   };
 }
 
@@ -223,7 +233,7 @@ async function runChild(c, reps) {
 // Parent
 
 function parseArgs(argv) {
-  const a = { quick: false, json: null, threads: null, torch: true, clock: true, child: null, onlyScaling: false };
+  const a = { quick: false, json: null, threads: null, torch: true, clock: true, child: null, onlyScaling: false, onlyBf16: false };
   for (let i = 0; i < argv.length; ++i) {
     const s = argv[i];
     if (s === '--quick') a.quick = true;
@@ -232,9 +242,10 @@ function parseArgs(argv) {
     else if (s === '--no-torch') a.torch = false;
     else if (s === '--no-clock') a.clock = false;
     else if (s === '--only-scaling') a.onlyScaling = true;
+    else if (s === '--only-bf16') a.onlyBf16 = true;
     else if (s === '--child') a.child = argv[++i];
     else {
-      console.error(`unknown argument ${s}\nusage: node bench/attention.mjs [--quick] [--json out.json] [--threads N] [--no-torch] [--no-clock] [--only-scaling]`);
+      console.error(`unknown argument ${s}\nusage: node bench/attention.mjs [--quick] [--json out.json] [--threads N] [--no-torch] [--no-clock] [--only-scaling] [--only-bf16]`);
       process.exit(2);
     }
   }
@@ -309,6 +320,18 @@ function printScaling(scaling) {
     `${fmt(100 * one.cpuShare, 0)}% of ${one.threads} threads busy (the backward's two-pass form keeps every thread working)`);
 }
 
+// fp32 against bf16 (opts.precision) at the same shapes, forward and backward alone.
+function printBf16(rows, info) {
+  if (!rows.length) return;
+  console.log(`\nprecision 'bf16' against 'fp32' (bf16 tile products on vdpbf16ps, fp32 softmax and accumulators; ` +
+    `isa ${rows[0].isa}${info.supportedIsas.includes('avx512bf16') ? '' : ': no avx512bf16 here, so bf16 computes in fp32'}):`);
+  const head = ['B', 'H', 'T', 'D', 'mask', 'fp32 fwd', 'bf16 fwd', 'x fwd', 'fp32 bwd', 'bf16 bwd', 'x bwd'];
+  const body = rows.map((r) => [r.B, r.H, r.T, r.D, MASK_LABEL[r.mask], fmt(r.fp32FwdMs, 3), fmt(r.bf16FwdMs, 3),
+    fmt(r.fp32FwdMs / r.bf16FwdMs, 2), fmt(r.fp32BwdMs, 3), fmt(r.bf16BwdMs, 3), fmt(r.fp32BwdMs / r.bf16BwdMs, 2)].map(String));
+  printTable(head, body, new Set([4]));
+  console.log('ms = median; bwd = the backward alone (from the forward\'s out/lse); x = fp32_ms / bf16_ms (> 1: bf16 faster).');
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.child) {
@@ -337,6 +360,21 @@ async function main() {
   const load0 = os.loadavg();
   console.log(`load average before: ${load0.map((x) => x.toFixed(2)).join(' ')} on ${os.availableParallelism()} CPUs` +
     (load0[0] > os.availableParallelism() ? '  (WARNING: the CPUs are busy with other work; timings will be inflated and noisy)' : ''));
+  const bf16Rows = [];
+  for (const s of args.onlyScaling ? [] : BF16_SHAPES) {
+    const row = { ...s };
+    for (const precision of ['fp32', 'bf16']) {
+      progress(`  running ${precision} ${s.B},${s.H},${s.T},${s.D} ${MASK_LABEL[s.mask]} ...`);
+      const r = runCase({ ...s, threads, precision }, reps);
+      Object.assign(row, { [`${precision}FwdMs`]: r.fwdMs, [`${precision}BwdMs`]: r.bwdMs, isa: r.isa });
+    }
+    bf16Rows.push(row);
+  }
+  if (args.onlyBf16) {
+    printBf16(bf16Rows, info);
+    if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), threads, cpuInfo: info, reps, bf16: bf16Rows }, null, 2) + '\n');
+    return;
+  }
   const rows = [];
   for (const s of args.onlyScaling ? [] : SHAPES) {
     const c = { ...withLengths(s), threads };
@@ -406,6 +444,7 @@ async function main() {
       `${(100 * r.allowedFraction).toFixed(1)}% of T x T pairs allowed`);
   }
   printScaling(scaling);
+  printBf16(bf16Rows, info);
   const shares = [...rows, ...scaling, mem].map((r) => r.cpuShare);
   const load1 = os.loadavg();
   console.log(`attnode processes used ${fmt(100 * Math.min(...shares), 0)}-${fmt(100 * Math.max(...shares), 0)}% of ` +
@@ -475,7 +514,7 @@ async function main() {
   if (args.json) {
     const doc = { date: new Date().toISOString(), quick: args.quick, node: process.version, threads, cpuInfo: info,
       loadavgBefore: load0, loadavgAfter: load1,
-      reps, memReps, cases: rows, scaling, memoryCase: { ...mem, targetMiB: MEMORY_TARGET_MIB }, clock, peak, torch };
+      reps, memReps, cases: rows, scaling, bf16: bf16Rows, memoryCase: { ...mem, targetMiB: MEMORY_TARGET_MIB }, clock, peak, torch };
     writeFileSync(args.json, JSON.stringify(doc, null, 2) + '\n');
     console.log(`\nwrote ${args.json}`);
   }

@@ -2,7 +2,7 @@
 // the addon (shape, types, lengths, ranges); this layer adds the check for misspelled options.
 import { native } from './native.js';
 import { opsKernels } from './opkernels/index.js';
-import { gemmKernels } from './gemm.js';
+import { gemmKernels, type Precision } from './gemm.js';
 import { snapshot, type KeySpec } from './opkernels/options.js';
 
 /**
@@ -72,6 +72,14 @@ export interface AttentionOptions {
   dropout?: number;
   /** Dropout seed: the keep/drop of (b, h, i, j) depends only on it. */
   seed?: number | bigint;
+  /**
+   * Precision of the tile products (Q K^T and P V, and in the backward dO V^T, P^T dO, dS^T Q,
+   * dS K): 'fp32' (default) or 'bf16' (operands rounded to bf16, nearest even, products summed in
+   * fp32). The softmax statistics (max, sum, lse), exp, dropout and the accumulators of out, dq, dk
+   * and dv stay fp32. Computed in bf16 on the 'avx512bf16' variant (AVX512_BF16 CPUs); every other
+   * variant computes a 'bf16' request in fp32, as `gemm` does.
+   */
+  precision?: Precision;
 }
 
 /** The band of `AttentionOptions.window`: keys left of and right of the (bottom-right aligned) diagonal. */
@@ -115,7 +123,7 @@ export interface AttentionBackwardResult {
 const BROADCAST_KEYS = ['data', 'batch', 'heads'];
 const OPTION_KEYS: KeySpec = ['causal', 'keyLengths', 'keyMask', 'queryLengths', ['mask', BROADCAST_KEYS],
   ['bias', BROADCAST_KEYS], ['window', ['left', 'right']], 'globalTokens', ['blockLayout', ['data', 'blockQ', 'blockK']],
-  'scale', 'dropout', 'seed'];
+  'scale', 'dropout', 'seed', 'precision'];
 const FORWARD_KEYS: KeySpec = [...OPTION_KEYS, ['into', ['out', 'lse']]];
 const BACKWARD_KEYS: KeySpec = [...OPTION_KEYS, ['into', ['dq', 'dk', 'dv']]];
 const SHAPE_KEYS = ['batch', 'heads', 'kvHeads', 'qLen', 'kvLen', 'headDim', 'qStride', 'kStride', 'vStride'];

@@ -8,6 +8,7 @@ import { kernels, type AttentionOptions, type AttentionShape } from '../kernels.
 import { needsGrad, tape, type Tensor } from '../tensor.js';
 import { arena } from './arena.js';
 import { accGrad, data, gradOf, scratch } from './grad.js';
+import { matmulPrecision, precisionOpt } from './precision.js';
 
 /** Columns [col, col + width) of a 2-D tensor [rows, width of the fused projection]. */
 export interface Columns {
@@ -33,7 +34,10 @@ function view(x: AttentionInput, width: number, name: string): View {
 }
 
 export function attention(q: AttentionInput, k: AttentionInput, v: AttentionInput, shape: AttentionShape,
-  opts: AttentionOptions): Tensor {
+  options: AttentionOptions): Tensor {
+  // The tile products in the ops' precision (precision.ts) unless the caller chose one; the
+  // backward reuses the forward's.
+  const opts: AttentionOptions = { ...options, ...precisionOpt(options.precision ?? matmulPrecision()) };
   const wq = shape.heads * shape.headDim, wkv = (shape.kvHeads ?? shape.heads) * shape.headDim;
   const Q = view(q, wq, 'q'), K = view(k, wkv, 'k'), V = view(v, wkv, 'v');
   const at = (x: View) => (x.stride === undefined ? data(x.t) : data(x.t).subarray(x.col));

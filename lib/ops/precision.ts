@@ -1,5 +1,7 @@
 // The precision of the matrix products that ops issue (issue 18): 'fp32', or 'bf16' (operands
-// rounded to bf16, fp32 accumulation: kernels.gemm's precision option). A setting for a span of
+// rounded to bf16, fp32 accumulation: kernels.gemm's precision option, and the attention kernels'
+// tile products with their softmax statistics kept in fp32: attentionForward/Backward's precision
+// option, which ops/attention.ts passes unless the caller set one). A setting for a span of
 // work rather than an argument of every op, so a Trainer (or a user) switches a whole forward and
 // backward at once without threading an option through every module. Each op reads it when its
 // forward runs and its backward reuses that value, so a backward that runs later computes in the

@@ -258,6 +258,15 @@ void parse_opts(const ArgContext& c, const Napi::Value& v, AttnCall& call, std::
     if (call.p.dropout >= 1.f) call.p.dropout = 0.99999994f;  // a double just below 1 rounds up in float
   }
   call.p.seed = parse_seed(c, o.Get("seed"));
+  // precision: 'fp32' (default) or 'bf16' (bf16 tile products, fp32 softmax and accumulators;
+  // core/attention.h). Computed in fp32 on variants without AVX512_BF16.
+  Napi::Value prec = o.Get("precision");
+  if (!prec.IsUndefined()) {
+    if (!prec.IsString()) c.type_error("opts.precision", "must be 'fp32' or 'bf16', got " + describe(prec));
+    const std::string ps = prec.As<Napi::String>().Utf8Value();
+    if (ps != "fp32" && ps != "bf16") c.range_error("opts.precision", "must be 'fp32' or 'bf16', got '" + ps + "'");
+    call.p.bf16 = ps == "bf16";
+  }
 }
 
 // Whether two spans share a byte. Row-strided views with the same stride are disjoint when their

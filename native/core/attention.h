@@ -39,6 +39,12 @@ struct AttnParams {
   float scale = 0.f;    // the caller resolves the 1/sqrt(D) default
   float dropout = 0.f;  // in [0, 1)
   uint64_t seed = 0;
+  // precision 'bf16': the tile products (S = Q K^T, O += P V; in the backward S, dP = dO V^T,
+  // dV += P^T dO, dK += dS^T Q, dQ += dS K) take operands rounded to bf16 (nearest even) and
+  // accumulate in fp32; the softmax statistics (max, sum, lse), exp, D_i = rowsum(dO * O), dropout
+  // and every accumulator (O, dQ, dK, dV) stay fp32. Only the "avx512bf16" variant computes in
+  // bf16; every other variant ignores the flag and computes in fp32 (as GemmParams.bf16).
+  bool bf16 = false;
 };
 
 // Dropout keep/drop of (b, h, i, j): a counter-based hash keyed by the seed, so forward and

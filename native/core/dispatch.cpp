@@ -14,9 +14,22 @@ static void gemm_avx512bf16(const GemmParams& p) {
   if (p.bf16 && p.M > 0 && p.N > 0 && p.K > 0 && p.alpha != 0.f) avx512bf16::gemm_bf16(p);
   else avx512::kernel_table().gemm(p);
 }
+// Attention likewise: bf16 requests to the bf16 kernel, fp32 ones to avx512's, unchanged.
+static unsigned attention_forward_avx512bf16(const AttnShape& s, const AttnMasks& m, const AttnParams& p,
+                                             const float* q, const float* k, const float* v, float* out, float* lse) {
+  if (p.bf16) return avx512bf16::attention_forward_bf16(s, m, p, q, k, v, out, lse);
+  return avx512::kernel_table().attention_forward(s, m, p, q, k, v, out, lse);
+}
+static unsigned attention_backward_avx512bf16(const AttnShape& s, const AttnMasks& m, const AttnParams& p,
+                                              const float* q, const float* k, const float* v, const float* out,
+                                              const float* lse, const float* dout, float* dq, float* dk, float* dv) {
+  if (p.bf16) return avx512bf16::attention_backward_bf16(s, m, p, q, k, v, out, lse, dout, dq, dk, dv);
+  return avx512::kernel_table().attention_backward(s, m, p, q, k, v, out, lse, dout, dq, dk, dv);
+}
 static const KernelTable& avx512bf16_table() {
   const KernelTable& base = avx512::kernel_table();
-  static const KernelTable t{"avx512bf16", base.attention_forward, base.attention_backward, base.ops, gemm_avx512bf16};
+  static const KernelTable t{"avx512bf16", attention_forward_avx512bf16, attention_backward_avx512bf16, base.ops,
+                             gemm_avx512bf16};
   return t;
 }
 #endif

@@ -49,6 +49,7 @@ function attentionCall(r, backward) {
   }
   if (r.chance(0.2)) opts.scale = r.float() * 2;
   if (r.chance(0.2)) { opts.dropout = r.pick([0, 0.1, 0.5, 0.9]); opts.seed = r.chance(0.5) ? r.int(0, 1e6) : BigInt(r.int(0, 1e6)); }
+  if (r.chance(0.3)) opts.precision = r.pick(['fp32', 'bf16']);
   if (r.chance(0.25)) {
     opts.into = backward ? { dq: r.f32(nq), dk: r.f32(nk), dv: r.f32(nv) } : { out: r.f32(nout), lse: r.f32(nl) };
     if (r.chance(0.3)) delete opts.into[r.pick(Object.keys(opts.into))];
@@ -59,7 +60,7 @@ function attentionCall(r, backward) {
 }
 
 const ATT_OPTS = ['causal', 'keyLengths', 'keyMask', 'queryLengths', 'mask', 'bias', 'window', 'globalTokens', 'blockLayout',
-  'scale', 'dropout', 'seed', 'into'];
+  'scale', 'dropout', 'seed', 'precision', 'into'];
 
 function gemmCall(r, batched) {
   const m = r.dim(0, 6), n = r.dim(0, 6), k = r.dim(0, 6);

@@ -24,9 +24,17 @@ namespace avx2 { const KernelTable& kernel_table(); }
 namespace avx512 { const KernelTable& kernel_table(); }
 #endif
 #if ATTNODE_HAVE_AVX512BF16
-// The bf16 GEMM (cpu/avx512bf16/gemm_bf16.cpp); the dispatcher's "avx512bf16" table is avx512's
-// with this GEMM for calls that ask for bf16.
-namespace avx512bf16 { void gemm_bf16(const GemmParams& p); }
+// The bf16 GEMM (cpu/avx512bf16/gemm_bf16.cpp) and attention (attention_bf16.cpp); the
+// dispatcher's "avx512bf16" table is avx512's with these for calls that ask for bf16.
+// attention_bf16.cpp: cpu/attention.inc with bf16 tile products (AttnParams::bf16).
+namespace avx512bf16 {
+void gemm_bf16(const GemmParams& p);
+unsigned attention_forward_bf16(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
+                                const float* k, const float* v, float* out, float* lse);
+unsigned attention_backward_bf16(const AttnShape&, const AttnMasks&, const AttnParams&, const float* q,
+                                 const float* k, const float* v, const float* out, const float* lse,
+                                 const float* dout, float* dq, float* dk, float* dv);
+}
 #endif
 
 }  // namespace attnode
