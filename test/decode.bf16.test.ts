@@ -1,7 +1,7 @@
 // generate(..., { precision: 'bf16' }) (issue 18): decoding's matrix products in bf16, reading bf16
 // copies of the weights made at the start of each call. Checked: the greedy scores equal the
-// log-probabilities recomputed without the KV cache under withMatmulPrecision('bf16') (to fp32
-// round-off: the two use different GEMM paths) and are close to fp32's; bf16 really ran (bits
+// log-probabilities recomputed without the KV cache under withMatmulPrecision('bf16') (to bf16
+// round-off: the two use different GEMM paths and attention tiles) and are close to fp32's; bf16 really ran (bits
 // differ from fp32); same bits twice, on the worker and on the main thread; weights changed between
 // calls are seen (the copies belong to a call); beam search too; bad values rejected.
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,9 @@ describe("generate precision 'bf16'", () => {
     bf.sequences.forEach((h, b) => {
       const { tokens, score, finished } = h[0]!;
       const ref = withMatmulPrecision('bf16', () => sequenceLogprob(model, SOURCES[b]!, tokens, finished));
-      expect(Math.abs(score - ref), `source ${b}: score vs bf16 recomputation`).toBeLessThan(1e-4 * (1 + Math.abs(ref)));
+      // Not to fp32 round-off: attention is bf16 too, and the cached step (one query against the
+      // cache) rounds its probabilities in other tiles than the recomputation over whole prefixes.
+      expect(Math.abs(score - ref), `source ${b}: score vs bf16 recomputation`).toBeLessThan(5e-3 * (1 + Math.abs(ref)));
       const ref32 = sequenceLogprob(model, SOURCES[b]!, tokens, finished);
       expect(Math.abs(score - ref32), `source ${b}: score vs fp32 recomputation`).toBeLessThan(5e-2 * (1 + Math.abs(ref32)));
     });
