@@ -124,7 +124,10 @@ export interface GenerateOptions {
    * parallel decoding of a CMLM (model config objective 'cmlm'). Default: the one the model is for.
    */
   method?: DecodeMethod;
-  /** Mask-Predict: decoder passes T (the first predicts every position; pass t re-masks N(T-t)/T). Default 10. */
+  /**
+   * Mask-Predict: decoder passes T (the first predicts every position; pass t re-masks N(T-t)/T).
+   * Default 10. With earlyStop (the default) the most passes a candidate gets.
+   */
   iterations?: number;
   /** Mask-Predict: the most likely target lengths tried per source, the best by mean log-probability kept. Default 1. */
   lengthCandidates?: number;
