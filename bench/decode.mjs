@@ -8,7 +8,8 @@
 // Model: vocabulary 1000, dModel 256, 4 heads, ffDim 1024, 3 encoder + 3 decoder layers, random
 // weights (both sides). Sources: srcLen random tokens. Every sequence makes exactly `newTokens`
 // tokens (attnode: minNewTokens = maxNewTokens, so EOS cannot end it early; torch: a fixed loop),
-// so both sides do the same work. Times include encoding.
+// so both sides do the same work. Times include encoding. Where the avx512bf16 variant runs, attnode
+// with precision 'bf16' (bf16 weight copies) is timed in the same interleaved samples.
 // - greedy tokens/s = batch * newTokens / seconds, at batch 1 and 32;
 // - beam-4 sentences/s = batch / seconds (8 sources, 4 beams each).
 // Method: one warm-up run per side, then --pairs samples alternating attnode and torch (so both see
@@ -98,10 +99,14 @@ function sources(batch) {
   return Array.from({ length: batch }, () => Array.from({ length: SRC }, () => 3 + ((x = (x * 1103515245 + 12345) >>> 0) % (MODEL.vocab - 3))));
 }
 
-async function ours(c) {
+// bf16 (issue 18): the same calls with precision 'bf16' (bf16 weight copies, rounded at the start
+// of each call and included in its time), where the avx512bf16 variant runs.
+const BF16 = cpuInfo().isa === 'avx512bf16';
+
+async function ours(c, precision = 'fp32') {
   const src = sources(c.batch);
   const t0 = performance.now();
-  await generate(model, src, { maxNewTokens: c.newTokens, minNewTokens: c.newTokens, numBeams: c.beams });
+  await generate(model, src, { maxNewTokens: c.newTokens, minNewTokens: c.newTokens, numBeams: c.beams, precision });
   return (performance.now() - t0) / 1000;
 }
 
@@ -118,22 +123,28 @@ console.log(torch.skipped ? `PyTorch: skipped (${torch.skipped})` : `PyTorch ${t
 const results = [];
 for (const c of CASES) {
   await ours(c);
+  if (BF16) await ours(c, 'bf16');
   if (!torch.skipped) await torch.request({ cmd: 'run', case: c });
-  let a = Infinity, t = Infinity;
+  let a = Infinity, t = Infinity, b = Infinity;
   for (let p = 0; p < pairs; ++p) {
     a = Math.min(a, await ours(c));
+    if (BF16) b = Math.min(b, await ours(c, 'bf16'));
     if (!torch.skipped) t = Math.min(t, (await torch.request({ cmd: 'run', case: c })).seconds);
   }
   const rate = (s) => (c.unit === 'tokens/s' ? (c.batch * c.newTokens) / s : c.batch / s);
-  results.push({ ...c, attnodeSeconds: a, torchSeconds: torch.skipped ? null : t, attnode: rate(a), torch: torch.skipped ? null : rate(t), ratio: torch.skipped ? null : t / a });
+  results.push({ ...c, attnodeSeconds: a, torchSeconds: torch.skipped ? null : t, attnode: rate(a), torch: torch.skipped ? null : rate(t), ratio: torch.skipped ? null : t / a,
+    bf16Seconds: BF16 ? b : null, bf16: BF16 ? rate(b) : null });
 }
 if (!torch.skipped) await torch.close();
 
 const fmt = (x, d = 1) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
-const head = ['case', 'unit', 'attnode', 'PyTorch (no cache)', 'ratio'];
-const body = results.map((r) => [r.name, r.unit, fmt(r.attnode), fmt(r.torch), r.ratio === null ? '-' : `${fmt(r.ratio, 2)}x`]);
+const head = ['case', 'unit', 'attnode', 'PyTorch (no cache)', 'ratio', 'attnode bf16 weights', 'bf16 / fp32', 'bf16 vs PyTorch'];
+const body = results.map((r) => [r.name, r.unit, fmt(r.attnode), fmt(r.torch), r.ratio === null ? '-' : `${fmt(r.ratio, 2)}x`,
+  fmt(r.bf16), r.bf16 === null ? '-' : `${fmt(r.bf16 / r.attnode, 2)}x`, r.bf16 === null || r.torch === null ? '-' : `${fmt(r.bf16 / r.torch, 2)}x`]);
 printTable(head, body, new Set([0, 1]));
 console.log('ratio = PyTorch time / attnode time (> 1: attnode faster). Shared machines are noisy: compare within one run.');
+console.log(BF16 ? "attnode bf16 weights: generate(..., { precision: 'bf16' }): bf16 copies of the weights (re-rounded at the start of each call, in its time), bf16 products and attention tiles, fp32 accumulation; the same samples interleaved with fp32's."
+  : 'attnode bf16 weights: not measured (the avx512bf16 variant is not active on this CPU)');
 
 // ----- Mask-Predict against greedy and beam (bench/decode-cmlm.mjs), trained date models -----
 let maskPredict = null;

@@ -422,9 +422,9 @@ void gemm_small(const GemmParams& p, int64_t e, int nt, uint32_t* abuf) {
   }
   const SmallFn f = pick_small(p.M, std::make_integer_sequence<int, SMALL_M>{});
   const int64_t blocks = cdiv(p.N, 16);
-  // Below ~1 MB of bf16 B the whole product takes microseconds: a second thread saves less than
-  // waking it costs, and on a loaded 2-vCPU host the region's end barrier can wait out a whole
-  // scheduler slice for a preempted thread (decoding steps measured 30x slower that way).
+  // Below ~1 MB of bf16 B the whole product takes microseconds: on a quiet 2-core host a second
+  // thread gave no measurable gain in greedy decoding, and on a loaded one the region's end barrier
+  // can wait out a scheduler slice for a preempted thread (decoding steps measured 30x slower).
   const bool wide = blocks > 1 && p.N * p.K >= (int64_t(1) << 19);
 #pragma omp parallel for num_threads(nt) schedule(static) if (wide)
   for (int64_t q = 0; q < blocks; ++q) f(p, abuf, KW, B, B16, C, bias, q * 16, imin(16, p.N - q * 16));
