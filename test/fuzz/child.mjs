@@ -140,6 +140,7 @@ function badResult(spec, r) {
   switch (res) {
     case 'f32': return isF32(r) ? null : `returned ${describe(r)}`;
     case 'i32': return isI32(r) ? null : `returned ${describe(r)}`;
+    case 'u16': return r instanceof Uint16Array ? null : `returned ${describe(r)}`;
     case 'bool': return typeof r === 'boolean' ? null : `returned ${describe(r)}`;
     case 'number': return typeof r === 'number' ? null : `returned ${describe(r)}`;
     case 'string': return typeof r === 'string' ? null : `returned ${describe(r)}`;

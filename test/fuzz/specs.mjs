@@ -93,7 +93,10 @@ function gemmCall(r, batched) {
     else if (r.chance(0.2)) o.gateMask = r.u8(maskLen, 0, 255);
     if (o.relu && r.chance(0.4)) o.reluMask = r.u8(maskLen, 0, 255);
   }
-  return [r.f32((batch - 1) * sa + m * k), r.f32((batch - 1) * sb + k * n), o];
+  const blen = (batch - 1) * sb + k * n;
+  // B as bf16 bits (a weight copy, issue 18): any 16-bit pattern, NaN and infinity included.
+  const B = o.precision === 'bf16' && r.chance(0.4) ? Uint16Array.from({ length: blen }, () => r.int(0, 65535)) : r.f32(blen);
+  return [r.f32((batch - 1) * sa + m * k), B, o];
 }
 const GEMM_OPTS = ['m', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'precision', 'C', 'bias', 'rowSumsA', 'addend', 'gate', 'relu', 'reluMask',
   'gateMask'];
@@ -253,7 +256,9 @@ function adamMultiCall(r) {
   const t = r.int(0, 4);
   const lens = Array.from({ length: t }, () => r.dim(0, 8));
   const list = (fill) => lens.map((n) => r.f32(n, fill));
-  return [list(), list(), list(), list(() => r.float()), adamOpts(r, true)];
+  const o = adamOpts(r, true);
+  if (r.chance(0.3)) o.bf16Copies = lens.map((n) => (r.chance(0.7) ? new Uint16Array(n) : null));
+  return [list(), list(), list(), list(() => r.float()), o];
 }
 const arraysCall = (r) => Array.from({ length: r.int(0, 4) }, () => r.f32(r.dim(0, 8)));
 
@@ -299,7 +304,8 @@ export const KERNEL_SPECS = [
   ...['adamStep', 'adamwStep', 'adamStepAsync', 'adamwStepAsync'].map((name) => (
     { name, build: adamCall, result: 'void', optKeys: [4, ['step', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradScale']] })),
   ...['adamStepMulti', 'adamwStepMulti', 'adamStepMultiAsync', 'adamwStepMultiAsync'].map((name) => (
-    { name, build: adamMultiCall, result: 'void', optKeys: [4, ['step', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradScale', 'zeroGrads']] })),
+    { name, build: adamMultiCall, result: 'void', optKeys: [4, ['step', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradScale', 'zeroGrads', 'bf16Copies']] })),
+  { name: 'toBf16', build: (r) => { const src = r.f32(r.dim(0, 40)); return r.chance(0.3) ? [src, new Uint16Array(src.length)] : [src]; }, result: 'u16' },
   { name: 'gradNorm', build: (r) => [arraysCall(r)], result: 'number' },
   { name: 'clipGradNorm', build: (r) => [arraysCall(r), r.pick([1, 0.5, 1e-3, 100]), optsWith(r, { eps: r.chance(0.3) ? r.pick([1e-6, 0]) : undefined })], result: 'clip', optKeys: [2, ['eps']] },
 ];
