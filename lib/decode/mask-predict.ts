@@ -55,14 +55,6 @@ function topLengths(scores: Float32Array, from: number, to: number, k: number): 
   return idx.slice(0, k);
 }
 
-/** Repeats each of `batch` blocks of `block` values `times` times: [b0 b0 b1 b1 ...]. */
-function repeatBlocks<A extends Float32Array | Int32Array>(a: A, make: (n: number) => A, batch: number, block: number, times: number): A {
-  const out = make(batch * times * block);
-  for (let b = 0; b < batch; ++b)
-    for (let c = 0; c < times; ++c) out.set(a.subarray(b * block, (b + 1) * block), (b * times + c) * block);
-  return out;
-}
-
 /**
  * The passes of Mask-Predict over padded sources; each `yield` separates two synchronous steps
  * (run them without gradients, in an arena released after each step: nothing kept across a yield

@@ -15,26 +15,26 @@ namespace attnode {
 namespace avx512bf16 { void to_bf16_bits(const float* src, uint16_t* dst, int64_t n); }  // cpu/avx512bf16/gemm_bf16.cpp
 #endif
 
+namespace {
+void to_bf16_portable(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_bits(src[i]);
+}
+}  // namespace
+
 void to_bf16(const float* src, uint16_t* dst, int64_t n) {
-  const int64_t chunk = 1 << 16;
-  const int64_t chunks = (n + chunk - 1) / chunk;
+  void (*convert)(const float*, uint16_t*, int64_t) = to_bf16_portable;
 #if ATTNODE_HAVE_AVX512 && ATTNODE_HAVE_AVX512BF16
   // The instruction itself where the bf16 variant is active (the same bits, ~10x faster).
-  if (std::strcmp(active_kernels().name, "avx512bf16") == 0) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n >= (int64_t(1) << 20))
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t e = c * chunk + chunk < n ? c * chunk + chunk : n;
-      avx512bf16::to_bf16_bits(src + c * chunk, dst + c * chunk, e - c * chunk);
-    }
-    return;
-  }
+  if (std::strcmp(active_kernels().name, "avx512bf16") == 0) convert = avx512bf16::to_bf16_bits;
 #endif
+  const int64_t chunk = 1 << 16;
+  const int64_t chunks = (n + chunk - 1) / chunk;
   // Parallel only for large arrays (a model's weights one by one take ~0.1 ms each: a parallel
   // region's wake-up and end barrier would cost more on a busy host).
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (n >= (int64_t(1) << 20))
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t e = c * chunk + chunk < n ? c * chunk + chunk : n;
-    for (int64_t i = c * chunk; i < e; ++i) dst[i] = bf16_bits(src[i]);
+    convert(src + c * chunk, dst + c * chunk, e - c * chunk);
   }
 }
 

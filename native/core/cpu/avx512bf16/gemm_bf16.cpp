@@ -151,36 +151,36 @@ void pack_a_panel(const GemmParams& p, const float* A, int64_t i0, int64_t mr, i
   pack_a_panels_t(p, A, i0, 1, KP, dst);
 }
 
-// For B stored K x N: panels [w0, w0 + n) of op(B) (columns from j0 = w0 * NR), each at dst + w * KP
-// * NR; k outside the panels, as pack_a_panels_t and for the same reason.
-void pack_b_panels_n(const GemmParams& p, const float* B, const uint16_t* B16, int64_t j0, int64_t n, int64_t KP, uint32_t* dst) {
-  if (B16) {
-    for (int64_t kp = 0; kp < KP; ++kp) {
-      const uint16_t* r0 = B16 + (2 * kp) * p.ldb;
-      const uint16_t* r1 = 2 * kp + 1 < p.K ? r0 + p.ldb : nullptr;
-      for (int64_t w = 0; w < n; ++w) {
-        const int64_t j = j0 + w * NR, nr = imin(NR, p.N - j);
-        for (int v = 0; v < 2; ++v) {
-          const __m512i lo = load16_bits(r0 + j + 16 * v, nr - 16 * v);
-          const __m512i hi = r1 ? load16_bits(r1 + j + 16 * v, nr - 16 * v) : _mm512_setzero_si512();
-          _mm512_storeu_si512(dst + w * KP * NR + kp * NR + 16 * v, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-        }
-      }
-    }
-    return;
-  }
+// 16 words of one column block of two consecutive rows of B (r1 null past K, read as zero): word c
+// holds the pair (r0[c], r1[c]), the first n columns (the rest zero). From fp32 (rounded here) or
+// from bf16 bits (as they are).
+inline __m512i column_pairs(const float* r0, const float* r1, int64_t n) {
+  return pair_rows(load16(r0, n), r1 ? load16(r1, n) : _mm512_setzero_ps());
+}
+inline __m512i column_pairs(const uint16_t* r0, const uint16_t* r1, int64_t n) {
+  const __m512i hi = r1 ? load16_bits(r1, n) : _mm512_setzero_si512();
+  return _mm512_or_si512(load16_bits(r0, n), _mm512_slli_epi32(hi, 16));
+}
+
+// For B stored K x N (elements T: fp32 or bf16 bits): panels [w0, w0 + n) of op(B) (columns from
+// j0 = w0 * NR), each at dst + w * KP * NR; k outside the panels, as pack_a_panels_t and for the
+// same reason.
+template <typename T>
+void pack_b_panels_n(const GemmParams& p, const T* B, int64_t j0, int64_t n, int64_t KP, uint32_t* dst) {
   for (int64_t kp = 0; kp < KP; ++kp) {
-    const float* r0 = B + (2 * kp) * p.ldb;
-    const float* r1 = 2 * kp + 1 < p.K ? r0 + p.ldb : nullptr;
+    const T* r0 = B + (2 * kp) * p.ldb;
+    const T* r1 = 2 * kp + 1 < p.K ? r0 + p.ldb : nullptr;
     for (int64_t w = 0; w < n; ++w) {
       const int64_t j = j0 + w * NR, nr = imin(NR, p.N - j);
-      for (int v = 0; v < 2; ++v) {
-        const __m512 lo = load16(r0 + j + 16 * v, nr - 16 * v);
-        const __m512 hi = r1 ? load16(r1 + j + 16 * v, nr - 16 * v) : _mm512_setzero_ps();
-        _mm512_storeu_si512(dst + w * KP * NR + kp * NR + 16 * v, pair_rows(lo, hi));
-      }
+      for (int v = 0; v < 2; ++v)
+        _mm512_storeu_si512(dst + w * KP * NR + kp * NR + 16 * v,
+                            column_pairs(r0 + j + 16 * v, r1 ? r1 + j + 16 * v : nullptr, nr - 16 * v));
     }
   }
+}
+void pack_b_panels_n(const GemmParams& p, const float* B, const uint16_t* B16, int64_t j0, int64_t n, int64_t KP, uint32_t* dst) {
+  if (B16) pack_b_panels_n(p, B16, j0, n, KP, dst);
+  else pack_b_panels_n(p, B, j0, n, KP, dst);
 }
 
 // A panel of op(B): columns [j0, j0 + nr) into dst[kp * NR + c], zero columns for c >= nr.
