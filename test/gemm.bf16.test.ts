@@ -179,12 +179,23 @@ describe.runIf(HAS_BF16)('gemm precision bf16 on avx512bf16: error bounds', () =
     }
   });
 
-  it('rowSumsA (transA, beta 1: a weight gradient accumulating) are fp32 sums of the unrounded op(A)', () => {
+  it('rowSumsA (transA, beta 1: a weight gradient accumulating) are fp32 sums of the unrounded op(A), same bits on any thread count', () => {
     setIsa('avx512bf16');
     const rng = new Rng(19);
-    for (const [m, n, k] of [[37, 20, 130], [300, 16, 7]] as const) {
-      const A = randn(rng, k * m), B = randn(rng, k * n), C = randn(rng, m * n), S0 = randn(rng, m), S = S0.slice();
-      kernels.gemm(A, B, { m, n, k, transA: true, beta: 1, C, rowSumsA: S, precision: 'bf16' });
+    // (Summed while op(A) is packed, in groups of panels sized by the thread count.)
+    for (const [m, n, k] of [[37, 20, 130], [300, 16, 7], [1000, 40, 65]] as const) {
+      const A = randn(rng, k * m), B = randn(rng, k * n), C0 = randn(rng, m * n), S0 = randn(rng, m);
+      const run = (threads: number): [Float32Array, Float32Array] => withThreads(threads, () => {
+        const C = C0.slice(), S = S0.slice();
+        kernels.gemm(A, B, { m, n, k, transA: true, beta: 1, C, rowSumsA: S, precision: 'bf16' });
+        return [C, S];
+      });
+      const [C1, S] = run(1);
+      for (const threads of [2, 3]) {
+        const [Ct, St] = run(threads);
+        expectSameBits(St, S, `rowSumsA m=${m} k=${k} at ${threads} threads`);
+        expectSameBits(Ct, C1, `C m=${m} k=${k} at ${threads} threads`);
+      }
       for (let i = 0; i < m; ++i) {
         let s = S0[i]!;
         for (let l = 0; l < k; ++l) s += A[l * m + i]!;

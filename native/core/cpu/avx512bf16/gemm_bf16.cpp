@@ -43,11 +43,6 @@ constexpr int64_t GROUP = 8;          // panels packed together when k runs down
 inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// Element (i, k) of op(A) and (k, j) of op(B).
-inline float op_a(const GemmParams& p, const float* A, int64_t i, int64_t k) {
-  return p.trans_a ? A[k * p.lda + i] : A[i * p.lda + k];
-}
-
 // 16 floats at src (the first n of them; the rest read as 0).
 inline __m512 load16(const float* src, int64_t n) {
   if (n >= 16) return _mm512_loadu_ps(src);
@@ -120,35 +115,60 @@ void transpose_pairs(const uint32_t* rows, int64_t ld, int64_t n, int64_t KP, ui
   }
 }
 
-// For A stored K x M (trans_a): panels [q0, q0 + n) of op(A) (rows from i0 = q0 * MR), each at
-// dst + q * KP * MR. Rows 2kp and 2kp + 1 of A hold the pair of every column i, so k runs outside
-// the panels: each step reads two rows' spans of n * MR contiguous floats (one or two pages) instead
-// of visiting every row once per panel (a row of A is often a page: one TLB miss per row per panel).
-void pack_a_panels_t(const GemmParams& p, const float* A, int64_t i0, int64_t n, int64_t KP, uint32_t* dst) {
+// row_sums_a[i] given the fp32 sum s of op(A)'s row i (core/gemm.h: beta scales the old value).
+inline void finish_row_sum(const GemmParams& p, int64_t i, float s) {
+  p.row_sums_a[i] = (p.row_sums_beta != 0.f ? p.row_sums_beta * p.row_sums_a[i] : 0.f) + s;
+}
+
+// For A stored K x M (trans_a): panels [q0, q0 + n) (n <= GROUP) of op(A) (rows from i0 = q0 * MR),
+// each at dst + q * KP * MR. Rows 2kp and 2kp + 1 of A hold the pair of every column i, so k runs
+// outside the panels: each step reads two rows' spans of n * MR contiguous floats (one or two
+// pages) instead of visiting every row once per panel (a row of A is often a page: one TLB miss
+// per row per panel). With `sums`, also the panels' rows of row_sums_a, from the unrounded values
+// read here (each lane adds its row's values in k order: the bits of a plain loop), which spares a
+// second pass over A (a weight gradient's dy^T and its bias gradient).
+void pack_a_panels_t(const GemmParams& p, const float* A, int64_t i0, int64_t n, int64_t KP, uint32_t* dst, bool sums) {
   const __mmask16 keep = static_cast<__mmask16>((1u << MR) - 1);
+  const int64_t span = imin(n * MR, p.M - i0);  // floats of each row this call reads
+  __m512 s[GROUP];
+  for (int64_t q = 0; q < GROUP; ++q) s[q] = _mm512_setzero_ps();
+  // Rows lda floats apart are usually in different pages, where the hardware prefetchers stop:
+  // fetch the span of the rows PD pairs ahead by hand, so the misses of a cold A overlap.
+  constexpr int64_t PD = 8;
   for (int64_t kp = 0; kp < KP; ++kp) {
     const float* r0 = A + (2 * kp) * p.lda;
     const float* r1 = 2 * kp + 1 < p.K ? r0 + p.lda : nullptr;
+    if (2 * (kp + PD) + 1 < p.K)
+      for (int64_t x = 0; x < span; x += 16) {
+        __builtin_prefetch(r0 + 2 * PD * p.lda + i0 + x);
+        __builtin_prefetch(r0 + (2 * PD + 1) * p.lda + i0 + x);
+      }
     for (int64_t q = 0; q < n; ++q) {
       const int64_t i = i0 + q * MR, mr = imin(MR, p.M - i);
       const __m512 lo = load16(r0 + i, mr), hi = r1 ? load16(r1 + i, mr) : _mm512_setzero_ps();
       _mm512_mask_storeu_epi32(dst + q * KP * MR + kp * MR, keep, pair_rows(lo, hi));
+      if (sums) {
+        s[q] = _mm512_add_ps(s[q], lo);
+        if (r1) s[q] = _mm512_add_ps(s[q], hi);
+      }
     }
+  }
+  if (!sums) return;
+  for (int64_t q = 0; q < n; ++q) {
+    float t[16];
+    _mm512_storeu_ps(t, s[q]);
+    for (int64_t r = 0; r < imin(MR, p.M - i0 - q * MR); ++r) finish_row_sum(p, i0 + q * MR + r, t[r]);
   }
 }
 
-// A panel of op(A): rows [i0, i0 + mr) into dst[kp * MR + r], zero rows for r >= mr.
+// A panel of op(A) for A stored M x K (rows of A hold consecutive k): rows [i0, i0 + mr) into
+// dst[kp * MR + r], zero rows for r >= mr. Each row is converted to words, then the rows are
+// transposed into the panel.
 void pack_a_panel(const GemmParams& p, const float* A, int64_t i0, int64_t mr, int64_t KP, uint32_t* dst,
                   uint32_t* row_buf) {
-  const int64_t K = p.K;
-  if (!p.trans_a) {
-    // Rows of A hold consecutive k: convert each row to words, then transpose them into the panel.
-    const int64_t ld = KP + 16;
-    for (int64_t r = 0; r < mr; ++r) row_pairs(A + (i0 + r) * p.lda, K, row_buf + r * ld);
-    transpose_pairs(row_buf, ld, mr, KP, dst, MR, static_cast<__mmask16>((1u << MR) - 1));
-    return;
-  }
-  pack_a_panels_t(p, A, i0, 1, KP, dst);
+  const int64_t ld = KP + 16;
+  for (int64_t r = 0; r < mr; ++r) row_pairs(A + (i0 + r) * p.lda, p.K, row_buf + r * ld);
+  transpose_pairs(row_buf, ld, mr, KP, dst, MR, static_cast<__mmask16>((1u << MR) - 1));
 }
 
 // 16 words of one column block of two consecutive rows of B (r1 null past K, read as zero): word c
@@ -162,12 +182,13 @@ inline __m512i column_pairs(const uint16_t* r0, const uint16_t* r1, int64_t n) {
   return _mm512_or_si512(load16_bits(r0, n), _mm512_slli_epi32(hi, 16));
 }
 
-// For B stored K x N (elements T: fp32 or bf16 bits): panels [w0, w0 + n) of op(B) (columns from
-// j0 = w0 * NR), each at dst + w * KP * NR; k outside the panels, as pack_a_panels_t and for the
-// same reason.
+// For B stored K x N (elements T: fp32 or bf16 bits): k pairs [kp0, kp1) of panels [w0, w0 + n)
+// of op(B) (columns from j0 = w0 * NR), each panel at dst + w * KP * NR; k outside the panels, as
+// pack_a_panels_t and for the same reason. (A range of k, so that a B of few panels, a 256-wide
+// weight, is still packed by every thread.)
 template <typename T>
-void pack_b_panels_n(const GemmParams& p, const T* B, int64_t j0, int64_t n, int64_t KP, uint32_t* dst) {
-  for (int64_t kp = 0; kp < KP; ++kp) {
+void pack_b_panels_n(const GemmParams& p, const T* B, int64_t j0, int64_t n, int64_t KP, int64_t kp0, int64_t kp1, uint32_t* dst) {
+  for (int64_t kp = kp0; kp < kp1; ++kp) {
     const T* r0 = B + (2 * kp) * p.ldb;
     const T* r1 = 2 * kp + 1 < p.K ? r0 + p.ldb : nullptr;
     for (int64_t w = 0; w < n; ++w) {
@@ -178,26 +199,22 @@ void pack_b_panels_n(const GemmParams& p, const T* B, int64_t j0, int64_t n, int
     }
   }
 }
-void pack_b_panels_n(const GemmParams& p, const float* B, const uint16_t* B16, int64_t j0, int64_t n, int64_t KP, uint32_t* dst) {
-  if (B16) pack_b_panels_n(p, B16, j0, n, KP, dst);
-  else pack_b_panels_n(p, B, j0, n, KP, dst);
+void pack_b_panels_n(const GemmParams& p, const float* B, const uint16_t* B16, int64_t j0, int64_t n, int64_t KP, int64_t kp0,
+                     int64_t kp1, uint32_t* dst) {
+  if (B16) pack_b_panels_n(p, B16, j0, n, KP, kp0, kp1, dst);
+  else pack_b_panels_n(p, B, j0, n, KP, kp0, kp1, dst);
 }
 
-// A panel of op(B): columns [j0, j0 + nr) into dst[kp * NR + c], zero columns for c >= nr.
+// A panel of op(B) for B stored N x K (a Linear weight: each row is one column of op(B), k
+// consecutive): columns [j0, j0 + nr) into dst[kp * NR + c], zero columns for c >= nr.
 void pack_b_panel(const GemmParams& p, const float* B, const uint16_t* B16, int64_t j0, int64_t nr, int64_t KP, uint32_t* dst,
                   uint32_t* row_buf) {
-  const int64_t K = p.K;
-  if (p.trans_b) {
-    // B stored N x K (a Linear weight): each row is one column of op(B), k consecutive.
-    const int64_t ld = KP + 16;
-    for (int64_t c = 0; c < nr; ++c)
-      if (B16) row_words(B16 + (j0 + c) * p.ldb, K, row_buf + c * ld);
-      else row_pairs(B + (j0 + c) * p.ldb, K, row_buf + c * ld);
-    for (int64_t h = 0; h < NR; h += 16)
-      transpose_pairs(row_buf + h * ld, ld, std::max<int64_t>(0, imin(16, nr - h)), KP, dst + h, NR, 0xffff);
-    return;
-  }
-  pack_b_panels_n(p, B, B16, j0, 1, KP, dst);
+  const int64_t ld = KP + 16;
+  for (int64_t c = 0; c < nr; ++c)
+    if (B16) row_words(B16 + (j0 + c) * p.ldb, p.K, row_buf + c * ld);
+    else row_pairs(B + (j0 + c) * p.ldb, p.K, row_buf + c * ld);
+  for (int64_t h = 0; h < NR; h += 16)
+    transpose_pairs(row_buf + h * ld, ld, std::max<int64_t>(0, imin(16, nr - h)), KP, dst + h, NR, 0xffff);
 }
 
 inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
@@ -241,6 +258,13 @@ inline void epilogue(const GemmParams& p, float* C, const float* bias, int64_t i
 template <int R>
 void micro_kernel(const GemmParams& p, int64_t KP, const uint32_t* __restrict a, const uint32_t* __restrict b,
                   float* C, const float* bias, int64_t i0, int64_t j0, int64_t nr) {
+  // Start fetching the C tile (for ownership: it is written) so the stores at the end do not wait
+  // on misses: C is often larger than the caches (1024 x 1024 floats in a training step).
+  for (int r = 0; r < R; ++r) {
+    const float* c = C + (i0 + r) * p.ldc + j0;
+    __builtin_prefetch(c, 1, 3);
+    if (nr > 16) __builtin_prefetch(c + nr - 1, 1, 3);
+  }
   __m512 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t kp = 0; kp < KP; ++kp) {
@@ -269,32 +293,14 @@ inline MicroFn pick_micro(int mr, std::integer_sequence<int, R...>) {
 }
 
 // op(A) row sums in fp32 from the unrounded values, in k order (row_sums_a: a Linear layer's bias
-// gradient keeps full precision).
-// A stored K x M (dy^T of a weight gradient, the usual case) is summed 16 columns at a time down
-// its rows (each lane still adds its own column in k order): walking one column at a time touched
-// a page per row and made the row sums cost as much as the product.
+// gradient keeps full precision), for A stored M x K; a transposed A (dy^T of a weight gradient,
+// the usual case) has them summed while it is packed (pack_a_panels_t).
 void row_sums(const GemmParams& p, int nt) {
-  const float* A = p.a;
-  auto finish = [&](int64_t i, float s) {
-    p.row_sums_a[i] = (p.row_sums_beta != 0.f ? p.row_sums_beta * p.row_sums_a[i] : 0.f) + s;
-  };
-  if (p.trans_a) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t c = 0; c < cdiv(p.M, 16); ++c) {
-      const int64_t i0 = c * 16, n = imin(16, p.M - i0);
-      __m512 acc = _mm512_setzero_ps();
-      for (int64_t k = 0; k < p.K; ++k) acc = _mm512_add_ps(acc, load16(A + k * p.lda + i0, n));
-      float t[16];
-      _mm512_storeu_ps(t, acc);
-      for (int64_t x = 0; x < n; ++x) finish(i0 + x, t[x]);
-    }
-    return;
-  }
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t i = 0; i < p.M; ++i) {
     float s = 0.f;
-    for (int64_t k = 0; k < p.K; ++k) s += op_a(p, A, i, k);
-    finish(i, s);
+    for (int64_t k = 0; k < p.K; ++k) s += p.a[i * p.lda + k];
+    finish_row_sum(p, i, s);
   }
 }
 
@@ -314,21 +320,28 @@ void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t*
   const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(RB, mpan * col_units / (8 * int64_t(nt))));
   const int64_t row_units = cdiv(mpan, rb);
   const int64_t buf_words = NR * (KP + 16);  // per thread: up to NR converted rows (pack_*_panel)
+  // Transposed-A and untransposed-B panels are packed in groups (k outside the group's panels), of
+  // at most GROUP panels and few enough panels that every thread gets about 4 groups (how they are
+  // packed changes no bits); untransposed B also in ranges of k, so that a B of a few panels (a
+  // 256-wide weight: 8) is not packed by one thread while the others wait.
+  const int64_t ag = p.trans_a ? std::max<int64_t>(1, imin(GROUP, cdiv(mpan, 4 * int64_t(nt)))) : 1;
+  const int64_t bg = p.trans_b ? 1 : GROUP, bgroups = cdiv(npan, bg);
+  const int64_t bkr = p.trans_b ? 1 : std::max<int64_t>(1, imin(cdiv(4 * int64_t(nt), bgroups), cdiv(KP, 32)));
+  const int64_t bkp = cdiv(KP, bkr);  // k pairs per range
+  const bool sums = p.row_sums_a && p.trans_a;  // batch 1 (core/gemm.h)
 #pragma omp parallel num_threads(nt)
   {
     uint32_t* row_buf = bufs + omp_get_thread_num() * buf_words;
-    // Transposed-A and untransposed-B panels are packed in groups (k outside the group's panels).
-    const int64_t ag = p.trans_a ? GROUP : 1, bg = p.trans_b ? 1 : GROUP;
 #pragma omp for schedule(static) nowait
     for (int64_t g = 0; g < cdiv(mpan, ag); ++g) {
       const int64_t q = g * ag, n = imin(ag, mpan - q);
-      if (p.trans_a) pack_a_panels_t(p, A, q * MR, n, KP, apack + q * KP * MR);
+      if (p.trans_a) pack_a_panels_t(p, A, q * MR, n, KP, apack + q * KP * MR, sums);
       else pack_a_panel(p, A, q * MR, imin(MR, p.M - q * MR), KP, apack + q * KP * MR, row_buf);
     }
 #pragma omp for schedule(static)
-    for (int64_t g = 0; g < cdiv(npan, bg); ++g) {
-      const int64_t q = g * bg, n = imin(bg, npan - q);
-      if (!p.trans_b) pack_b_panels_n(p, B, B16, q * NR, n, KP, bpack + q * KP * NR);
+    for (int64_t t = 0; t < bgroups * bkr; ++t) {
+      const int64_t q = t / bkr * bg, n = imin(bg, npan - q), kp0 = t % bkr * bkp;
+      if (!p.trans_b) pack_b_panels_n(p, B, B16, q * NR, n, KP, kp0, imin(KP, kp0 + bkp), bpack + q * KP * NR);
       else pack_b_panel(p, B, B16, q * NR, imin(NR, p.N - q * NR), KP, bpack + q * KP * NR, row_buf);
     }
     // Units: a block of row panels x a block of column panels; each tile over all of K by one thread.
@@ -447,7 +460,7 @@ void to_bf16_bits(const float* src, uint16_t* dst, int64_t n) {
 // alpha nonzero; everything else runs on the fp32 path.
 void gemm_bf16(const GemmParams& p) {
   const int nt = num_threads();
-  if (p.row_sums_a) row_sums(p, nt);
+  if (p.row_sums_a && !p.trans_a) row_sums(p, nt);
   const int64_t KP = cdiv(p.K, 2);
   if (p.M <= SMALL_M && p.trans_b && !p.trans_a) {
     uint32_t* abuf = static_cast<uint32_t*>(scratch_acquire(4 * static_cast<size_t>(p.M * cdiv(KP, 16) * 16) + 64));
