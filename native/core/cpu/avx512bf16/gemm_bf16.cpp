@@ -332,15 +332,18 @@ void gemm_one(const GemmParams& p, int64_t e, int nt, uint32_t* apack, uint32_t*
 #pragma omp parallel num_threads(nt)
   {
     uint32_t* row_buf = bufs + omp_get_thread_num() * buf_words;
-#pragma omp for schedule(static) nowait
-    for (int64_t g = 0; g < cdiv(mpan, ag); ++g) {
-      const int64_t q = g * ag, n = imin(ag, mpan - q);
-      if (p.trans_a) pack_a_panels_t(p, A, q * MR, n, KP, apack + q * KP * MR, sums);
-      else pack_a_panel(p, A, q * MR, imin(MR, p.M - q * MR), KP, apack + q * KP * MR, row_buf);
-    }
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < bgroups * bkr; ++t) {
-      const int64_t q = t / bkr * bg, n = imin(bg, npan - q), kp0 = t % bkr * bkp;
+    // One list of packing tasks, A's groups then B's, taken dynamically: a thread that finishes its
+    // share (or was descheduled) does not leave the other waiting at the barrier with work queued.
+    const int64_t atasks = cdiv(mpan, ag), tasks = atasks + bgroups * bkr;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      if (t < atasks) {
+        const int64_t q = t * ag, n = imin(ag, mpan - q);
+        if (p.trans_a) pack_a_panels_t(p, A, q * MR, n, KP, apack + q * KP * MR, sums);
+        else pack_a_panel(p, A, q * MR, imin(MR, p.M - q * MR), KP, apack + q * KP * MR, row_buf);
+        continue;
+      }
+      const int64_t q = (t - atasks) / bkr * bg, n = imin(bg, npan - q), kp0 = (t - atasks) % bkr * bkp;
       if (!p.trans_b) pack_b_panels_n(p, B, B16, q * NR, n, KP, kp0, imin(KP, kp0 + bkp), bpack + q * KP * NR);
       else pack_b_panel(p, B, B16, q * NR, imin(NR, p.N - q * NR), KP, bpack + q * KP * NR, row_buf);
     }
