@@ -23,12 +23,13 @@ const USAGE = `usage:
       AVX512_BF16 CPUs; weights, gradients and the saved model stay fp32)
   attnode translate --model DIR [--max-new-tokens N] [--beams N] [--attention out.svg]
       [--max-beams N] [--timeout-ms N] [--method autoregressive|mask-predict] [--iterations T]
-      [--length-candidates L] [--precision fp32|bf16] ["text" ...]
+      [--length-candidates L] [--no-early-stop] [--precision fp32|bf16] ["text" ...]
       (DIR: an attnode checkpoint, or a Hugging Face Marian/BART folder with its tokenizer)
       one output per input; with no text, reads one input per line from stdin; --attention writes
       a heatmap of the cross-attention of each output token over the source tokens; --beams is at
       most --max-beams (default 64); --timeout-ms stops the whole run after N ms (exit code 1);
-      --precision bf16 decodes with bf16 copies of the weights (AVX512_BF16 CPUs)
+      --precision bf16 decodes with bf16 copies of the weights (AVX512_BF16 CPUs); Mask-Predict
+      stops a candidate once a pass changes none of its tokens, unless --no-early-stop
   attnode finetune --model HF_DIR --data pairs.tsv --out DIR [--steps N] [--batch-size N] [--lr X]
       [--seed N] [--label-smoothing X]
       fine-tune a Hugging Face Marian/BART folder with its own tokenizer; writes a transformers folder;

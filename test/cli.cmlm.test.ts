@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generate, loadModel } from '../dist/index.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'attnode-cli-cmlm-'));
@@ -45,6 +46,19 @@ describe('attnode train --objective cmlm, then translate --method mask-predict',
     const b = cli(['translate', '--model', MODEL, '--attention', svg, 'March 3rd, 2021']);
     expect(b.code, b.stderr).toBe(0);
     expect(fs.readFileSync(svg, 'utf8')).toMatch(/^<\?xml/);
+  });
+
+  it('--no-early-stop gives every candidate all --iterations passes: the library with earlyStop false, bit for bit', async () => {
+    const inputs = ['March 3rd, 2021', '4 July 1999', '12/25/1990'];
+    const { model, tokenizer } = await loadModel(MODEL);
+    const want = async (earlyStop: boolean): Promise<string[]> =>
+      (await generate(model, inputs, { tokenizer: tokenizer!, iterations: 4, lengthCandidates: 2, earlyStop })).texts!;
+    const forced = cli(['translate', '--model', MODEL, '--iterations', '4', '--length-candidates', '2', '--no-early-stop', ...inputs]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout.trimEnd().split('\n')).toEqual(await want(false));
+    const adaptive = cli(['translate', '--model', MODEL, '--iterations', '4', '--length-candidates', '2', ...inputs]);
+    expect(adaptive.code, adaptive.stderr).toBe(0);
+    expect(adaptive.stdout.trimEnd().split('\n')).toEqual(await want(true));
   });
 
   it('rejects a mismatched method and bad flags, naming them', () => {

@@ -151,7 +151,7 @@ interface TranslateTokenizer {
 
 export async function translate(argv: readonly string[]): Promise<void> {
   const p = parseArgs(argv, { model: 'value', 'max-new-tokens': 'value', beams: 'value', attention: 'value', 'max-beams': 'value', 'timeout-ms': 'value',
-    method: 'value', iterations: 'value', 'length-candidates': 'value', precision: 'value' });
+    method: 'value', iterations: 'value', 'length-candidates': 'value', 'no-early-stop': 'flag', precision: 'value' });
   const maskPredict = maskPredictFlags(p);
   // --precision bf16 (issue 18): decoding's products in bf16 from weight copies made per batch.
   const precision = strFlag(p, 'precision') ?? 'fp32';
@@ -211,7 +211,11 @@ export async function translate(argv: readonly string[]): Promise<void> {
   }
 }
 
-/** translate's --method autoregressive|mask-predict, --iterations T, --length-candidates L as generate options. */
+/**
+ * translate's --method autoregressive|mask-predict, --iterations T, --length-candidates L and
+ * --no-early-stop (every candidate gets all T passes: fairseq's --iter-decode-force-max-iter) as
+ * generate options.
+ */
 function maskPredictFlags(p: ReturnType<typeof parseArgs>): GenerateOptions {
   const o: GenerateOptions = {};
   const method = strFlag(p, 'method');
@@ -221,6 +225,7 @@ function maskPredictFlags(p: ReturnType<typeof parseArgs>): GenerateOptions {
   }
   if (p.flags.has('iterations')) o.iterations = intFlag(p, 'iterations', 10);
   if (p.flags.has('length-candidates')) o.lengthCandidates = intFlag(p, 'length-candidates', 1);
+  if (p.flags.has('no-early-stop')) o.earlyStop = false;
   return o;
 }
 
