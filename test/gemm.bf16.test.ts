@@ -78,10 +78,12 @@ function run(c: Case, seed: number) {
 }
 
 const CASES: Case[] = [];
-for (const [m, n, k] of [[1, 1, 1], [7, 13, 5], [13, 65, 66], [65, 33, 130], [130, 80, 257], [16, 300, 64], [300, 17, 33]] as const)
+for (const [m, n, k] of [[1, 1, 1], [7, 13, 5], [13, 65, 66], [65, 33, 130], [130, 80, 257], [16, 300, 64], [300, 17, 33],
+  [2, 40, 64], [8, 33, 97]] as const)  // the last two: the few-row path (m <= 8, transB) past one chunk of 32 k
   for (const transA of [false, true]) for (const transB of [false, true]) CASES.push({ m, n, k, transA, transB });
 CASES.push({ m: 65, n: 70, k: 90, transA: false, transB: true, alpha: -0.5, beta: 1, bias: true, addend: true });
 CASES.push({ m: 33, n: 47, k: 64, transA: true, transB: false, beta: 0.25, gate: true, relu: true });
+CASES.push({ m: 4, n: 50, k: 96, transA: false, transB: true, beta: 0.5, bias: true, relu: true });
 CASES.push({ m: 29, n: 100, k: 31, transA: false, transB: false, gateMask: true, bias: true, relu: true });
 
 describe.runIf(HAS_BF16)('gemm precision bf16 on avx512bf16: error bounds', () => {

@@ -42,6 +42,7 @@ constexpr int64_t GROUP = 8;          // panels packed together when k runs down
 
 inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+#include "core/cpu/lane_sums.inc"  // hsum_lanes
 
 // 16 floats at src (the first n of them; the rest read as 0).
 inline __m512 load16(const float* src, int64_t n) {
@@ -384,35 +385,71 @@ inline __m512bh b_row_words(const GemmParams& p, const float* B, const uint16_t*
   return _mm512_cvtne2ps_pbh(load16(r + 16, left - 16), load16(r, left));
 }
 
-// res[r][off + c] = dot(row r of A, row j + c of B) for r < R, c < nc <= CN; a: R rows of KW words.
+// part[r][off + c] = the 16 lane sums of dot(row r of A, row j + c of B) for r < R, c < CN (zero
+// for c >= nc <= CN); a: R rows of KW words. The chunks of 32 k inside K load B unmasked, with no
+// select or mask arithmetic in the loop (which took more issue slots than the vdpbf16ps did); the
+// last partial chunk goes through b_row_words. A column c >= nc reads row j again (valid memory)
+// and is zeroed at the end.
 template <int R, int CN>
 void small_dots(const GemmParams& p, const uint32_t* a, int64_t KW, const float* B, const uint16_t* B16, int64_t j,
-                int nc, float (*res)[16], int off) {
-  const int64_t KP = cdiv(p.K, 2);
+                int nc, __m512 (*part)[16], int off) {
+  const int64_t KP = cdiv(p.K, 2), full = p.K / 32;
+  int64_t rows[CN];
+  for (int c = 0; c < CN; ++c) rows[c] = j + (c < nc ? c : 0);
   __m512 acc[R][CN];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < CN; ++c) acc[r][c] = _mm512_setzero_ps();
-  for (int64_t kp0 = 0; kp0 < KP; kp0 += 16) {
-    __m512bh bv[CN];
-    for (int c = 0; c < CN; ++c) bv[c] = c < nc ? b_row_words(p, B, B16, j + c, 2 * kp0) : (__m512bh)_mm512_setzero_si512();
+  const auto step = [&](int64_t kp0, const __m512bh* bv) {
     for (int r = 0; r < R; ++r) {
       const __m512bh av = (__m512bh)_mm512_loadu_si512(a + r * KW + kp0);
       for (int c = 0; c < CN; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], av, bv[c]);
     }
+  };
+  if (B16) {
+    const uint16_t* br[CN];
+    for (int c = 0; c < CN; ++c) br[c] = B16 + rows[c] * p.ldb;
+    for (int64_t q = 0; q < full; ++q) {
+      __m512bh bv[CN];
+      for (int c = 0; c < CN; ++c) bv[c] = (__m512bh)_mm512_loadu_si512(br[c] + 32 * q);
+      step(16 * q, bv);
+    }
+  } else {
+    const float* br[CN];
+    for (int c = 0; c < CN; ++c) br[c] = B + rows[c] * p.ldb;
+    for (int64_t q = 0; q < full; ++q) {
+      __m512bh bv[CN];
+      for (int c = 0; c < CN; ++c)
+        bv[c] = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(br[c] + 32 * q + 16), _mm512_loadu_ps(br[c] + 32 * q));
+      step(16 * q, bv);
+    }
+  }
+  if (16 * full < KP) {
+    __m512bh bv[CN];
+    for (int c = 0; c < CN; ++c) bv[c] = b_row_words(p, B, B16, rows[c], 32 * full);
+    step(16 * full, bv);
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < nc; ++c) res[r][off + c] = _mm512_reduce_add_ps(acc[r][c]);
+    for (int c = 0; c < CN; ++c) part[r][off + c] = c < nc ? acc[r][c] : _mm512_setzero_ps();
 }
 
-// The columns [j0, j0 + n) (n <= 16) of every row, and their epilogue.
+// The columns [j0, j0 + n) (n <= 16) of every row, and their epilogue. The 16 lane sums of each
+// row's 16 dot products are reduced together (hsum_lanes: the tree of _mm512_reduce_add_ps, a few
+// shuffles per result instead of a dependent chain each and a scalar store the epilogue's vector
+// load then waits on).
 template <int R>
 void small_block(const GemmParams& p, const uint32_t* a, int64_t KW, const float* B, const uint16_t* B16, float* C,
                  const float* bias, int64_t j0, int64_t n) {
   constexpr int CN = R <= 4 ? 4 : 2;  // R x CN accumulators: 16 of the 32 zmm registers
-  float res[R][16] = {};
-  for (int c = 0; c < n; c += CN)
-    small_dots<R, CN>(p, a, KW, B, B16, j0 + c, static_cast<int>(imin(CN, n - c)), res, c);
-  for (int r = 0; r < R; ++r) epilogue(p, C, bias, r, j0, n, _mm512_loadu_ps(res[r]));
+  __m512 part[R][16];
+  for (int c = 0; c < 16; c += CN) {
+    if (c < n) {
+      small_dots<R, CN>(p, a, KW, B, B16, j0 + c, static_cast<int>(imin(CN, n - c)), part, c);
+    } else {
+      for (int r = 0; r < R; ++r)
+        for (int q = 0; q < CN; ++q) part[r][c + q] = _mm512_setzero_ps();
+    }
+  }
+  for (int r = 0; r < R; ++r) epilogue(p, C, bias, r, j0, n, hsum_lanes(part[r]));
 }
 
 using SmallFn = void (*)(const GemmParams&, const uint32_t*, int64_t, const float*, const uint16_t*, float*, const float*,
