@@ -162,6 +162,38 @@ describe('every ISA variant, threads and async forms', () => {
     setNumThreads(initialThreads);
   });
 
+  it('the few-row path with B stored n x k (decoding) at every row count 1..16: reference, variants, threads', () => {
+    // k >= 512, or n * k > 2^17 at up to 8 rows, takes the few-row path; its row groups (of at
+    // most 6 rows on AVX-512, balanced: 7 = 4 + 3, 16 = 6 + 6 + 4) and column blocks must cover
+    // C exactly: the output is poisoned, n leaves a remainder for every block width.
+    const rng = new Rng(31);
+    const cases: [number, number, number][] = [];
+    for (let m = 1; m <= 16; ++m) cases.push([m, 71, 515]);
+    for (let m = 5; m <= 8; ++m) cases.push([m, 601, 223]);
+    for (const [m, n, k] of cases) {
+      const A = randn(rng, m * k), B = randn(rng, n * k), C0 = randn(rng, m * n);
+      const ref = refGemm(A, B, undefined, problem(m, n, k, false, true));
+      const refBeta = refGemm(A, B, C0, problem(m, n, k, false, true, -0.5, 0.25));
+      let portable: Float32Array | undefined;
+      for (const isa of isas) {
+        setIsa(isa);
+        const what = `${isa} m=${m} n=${n} k=${k}`;
+        const two = kernels.gemm(A, B, { m, n, k, transB: true, C: poisoned(m * n) });
+        expectClose(two, ref, TOL, what);
+        expectClose(kernels.gemm(A, B, { m, n, k, transB: true, alpha: -0.5, beta: 0.25, C: C0.slice() }), refBeta, TOL, `${what} alpha beta`);
+        setNumThreads(1);
+        expectSameBits(kernels.gemm(A, B, { m, n, k, transB: true, C: poisoned(m * n) }), two, `${what}: 1 vs 2 threads`);
+        setNumThreads(3);
+        expectSameBits(kernels.gemm(A, B, { m, n, k, transB: true, C: poisoned(m * n) }), two, `${what}: 3 vs 2 threads`);
+        setNumThreads(2);
+        if (isa === 'portable') portable = two;
+        else expectClose(two, portable!, TOL, `${what} vs portable`);
+      }
+    }
+    setIsa(initialIsa);
+    setNumThreads(initialThreads);
+  });
+
   it('async forms give the sync bits', async () => {
     const rng = new Rng(31);
     const m = 40, n = 50, k = 60;
