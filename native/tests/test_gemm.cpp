@@ -3,6 +3,9 @@
 // dimensions, alpha/beta (beta = 0 over a NaN-poisoned C), bias, fused row sums, strided batches
 // (shared operands, per-entry and team threading), several k/column/row blocks; outputs are
 // poisoned before every call, and results must be bitwise identical across thread counts.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -308,6 +311,62 @@ void test_gemm_all_isas() {
   }
 }
 
+// n floats that end exactly where an inaccessible page begins: a kernel that reads (or writes) one
+// element past them faults.
+struct Guarded {
+  float* data = nullptr;
+  void* base = nullptr;
+  size_t bytes = 0;
+  explicit Guarded(const std::vector<float>& v) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t need = (v.size() * 4 + page - 1) / page * page;
+    bytes = need + page;
+    base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(base != MAP_FAILED);
+    char* guard = static_cast<char*>(base) + need;
+    CHECK(mprotect(guard, page, PROT_NONE) == 0);
+    data = reinterpret_cast<float*>(guard) - v.size();
+    std::memcpy(data, v.data(), v.size() * 4);
+  }
+  ~Guarded() { munmap(base, bytes); }
+  Guarded(const Guarded&) = delete;
+  Guarded& operator=(const Guarded&) = delete;
+};
+
+// Operands and outputs that end at an inaccessible page, unpadded (the last row of each is the end
+// of its buffer): every path, transpose and edge-panel height must stay inside them (a transposed
+// op(A) is read in place with whole-vector row sums, B panels are built from the last rows, C's
+// last tile is written), and give the bits of the same call on ordinary memory.
+void test_gemm_guard_pages() {
+  const int64_t ms[] = {1, 5, 17, 29, 33, 257, 400};
+  for (const std::string& isa : attnode::supported_isas()) {
+    CHECK(attnode::set_isa(isa).empty());
+    for (int64_t m : ms)
+      for (int64_t n : {1, 33, 70})
+        for (int64_t k : {7, 300})
+          for (int t = 0; t < 4; ++t) {
+            Case cs{m, n, k, (t & 1) != 0, (t & 2) != 0};
+            cs.sums = true;
+            cs.bias = (m + n) % 2 == 0;
+            Data d = make(cs, 7000 + m * 31 + n * 7 + k + t);
+            std::vector<float> sums_ref, sums_got;
+            std::vector<uint8_t> mask;
+            attnode::set_num_threads(2);
+            const std::vector<float> want = run(d, true, &sums_ref, &mask);
+            Guarded a(d.a), b(d.b), c(d.c0), sums(std::vector<float>(m, 0.f));
+            GemmParams p = d.p;
+            p.a = a.data; p.b = b.data; p.c = c.data;
+            p.bias = d.bias.empty() ? nullptr : d.bias.data();
+            p.row_sums_a = sums.data;
+            attnode::gemm(p);
+            context() = isa + " guard pages " + describe(cs);
+            CHECK_MSG(std::memcmp(c.data, want.data(), want.size() * 4) == 0, "result differs from ordinary memory");
+            CHECK_MSG(std::memcmp(sums.data, sums_ref.data(), m * 4) == 0, "row sums differ from ordinary memory");
+          }
+  }
+  context().clear();
+}
+
 // Linear forward/backward against float64 sums, on both GEMM paths.
 void test_linear() {
   for (const std::string& isa : attnode::supported_isas()) {
@@ -434,6 +493,7 @@ void test_gemm_bf16() {
 
 int main() {
   test_gemm_all_isas();
+  test_gemm_guard_pages();
   test_linear();
   test_gemm_bf16();
   attnode::set_isa(attnode::best_isa());
